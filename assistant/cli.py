@@ -1,0 +1,192 @@
+"""The `policyqa` command: index | show | search | ask | eval | serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .cards import card_json, card_text, nearest_ids, normalize_id
+    from .documents import all_records
+    from .settings import get_settings
+
+    records = all_records(get_settings().corpus_dir)
+    if args.list:
+        rows = [{"id": r.id, "title": r.title, "kind": r.kind} for r in records]
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['id']}\t{r['title']}")
+        return 0
+    if not args.id:
+        print(
+            "请给出引用编号，例如：policyqa show 清单-56（或 policyqa show --list）",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    by_id = {r.id: r for r in records}
+    rec = by_id.get(normalize_id(args.id))
+    if rec is None:
+        near = "、".join(nearest_ids(args.id, list(by_id)))
+        print(f"没有编号为「{args.id}」的条目。您是不是要找：{near}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        _print_json(card_json(rec))
+    else:
+        print(card_text(rec))
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .settings import get_settings
+    from .store import IndexError_, ensure_index
+
+    try:
+        manifest = ensure_index(get_settings(), rebuild=args.rebuild, progress=True)
+    except IndexError_ as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    print(
+        f"索引就绪：{manifest['chunks']} 个片段，模型 {manifest['model_id']}，"
+        f"维度 {manifest['dimension']}，语料 {manifest['corpus_hash']}"
+    )
+    return 0
+
+
+def _read_question(text: str | None) -> str:
+    if text is None or text == "-":
+        return sys.stdin.read()
+    return text
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .service import get_service
+    from .text import InputError
+
+    svc = get_service()
+    try:
+        hits = svc.search(_read_question(args.query), k=args.k)
+    except InputError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        _print_json([h.model_dump() for h in hits])
+        return 0
+    for i, h in enumerate(hits, 1):
+        print(f"{i}. [{h.id}] {h.readable}  score={h.score:.4f}  ({h.via})")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .service import get_service
+
+    history = []
+    if args.history:
+        try:
+            history = json.loads(Path(args.history).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            print(f"无法读取对话历史文件：{e}", file=sys.stderr)
+            return EXIT_USAGE
+    ans = get_service().answer(_read_question(args.question), history)
+    if args.json:
+        _print_json(ans.model_dump())
+    else:
+        print(ans.text)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import QuestionSetError, run_eval_command
+
+    try:
+        return run_eval_command(
+            Path(args.questions),
+            json_out=Path(args.json) if args.json else None,
+            report=Path(args.report) if args.report else None,
+            baselines=args.baselines,
+            progress=not args.quiet,
+        )
+    except QuestionSetError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="policyqa",
+        description="泉城政策通：济南市基本公共服务均等化“十三五”规划问答（有出处）",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="build (or check) the search index")
+    s.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("show", help="print one record by citation ID, e.g. 清单-56")
+    s.add_argument("id", nargs="?", help="citation ID: 清单-56, 分工-3, 专栏-7, 章节-三（五）")
+    s.add_argument("--list", action="store_true", help="list every ID with its title")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("search", help="ranked sources for a query")
+    s.add_argument("query", nargs="?", help="the query ('-' or absent: stdin)")
+    s.add_argument("--k", type=int, default=5, help="how many sources")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("ask", help="answer a question with citations")
+    s.add_argument("question", nargs="?", help="the question ('-' or absent: stdin)")
+    s.add_argument("--history", help="JSON file: [{role, content}, ...] oldest first")
+    s.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="score a question set (JSONL, see EVAL_FORMAT.md)")
+    s.add_argument("questions")
+    s.add_argument("--json", help="write the JSON report here")
+    s.add_argument("--report", help="write the self-contained HTML report here")
+    s.add_argument("--baselines", action="store_true", help="also measure retrieval baselines")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("serve", help="start the page and the API")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
