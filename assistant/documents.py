@@ -584,9 +584,9 @@ def all_records(corpus_dir: Path) -> list[AnyRecord]:
 
 
 def corpus_hash(corpus_dir: Path) -> str:
+    """Hash of what the stored chunks are made from: the plans (aliases only touch queries)."""
     h = hashlib.sha256()
-    for f in sorted(corpus_dir.iterdir()):
-        if f.is_file() and f.suffix in {".txt", ".toml"}:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
+    for text_file, meta in iter_plan_files(corpus_dir):
+        h.update(meta.model_dump_json().encode())
+        h.update(text_file.read_bytes())
     return h.hexdigest()[:16]

@@ -1,0 +1,174 @@
+"""What a question asks for (amount, who, who pays, which unit, a list, an indicator…) and
+what it names (domains, units, years, places). Shared by retrieval and the answer composer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .documents import DOMAINS
+
+INTENT_PATTERNS: dict[str, re.Pattern] = {
+    "amount": re.compile(
+        r"多少钱|多少元|几元|金额|标准是多少|标准多少|补助多少|补贴多少|给多少|拿多少|领多少|交多少|"
+        r"报销|比例|多少|几档|几次|多久|多长时间|几分钟|几年|几套|几个人|下限|上限|最少|最高|不低于|费用|"
+        r"要钱|收费|花钱|免费|门票|工本费"
+    ),
+    "eligibility": re.compile(
+        r"哪些人|什么人|谁能|谁可以|能不能|可以申请|能申请|对象|条件|符合|适用|面向|针对|给谁|给哪些|"
+        r"哪些孩子|什么样的|多大|年满|指的是|是指"
+    ),
+    "funding": re.compile(
+        r"谁出|谁负担|谁承担|谁掏|谁缴|谁来出|谁付|钱由|费用由|支出责任|分担|负担|出钱|缴费"
+    ),
+    "department": re.compile(
+        r"哪个部门|哪些部门|什么部门|哪个单位|哪些单位|哪个局|牵头|负责单位|谁负责|谁管|归谁|谁来管|"
+        r"找谁|去哪|责任单位|主管"
+    ),
+    "list": re.compile(
+        r"哪些项目|哪几项|哪些服务|有哪些|包括哪|几个服务项目|多少个服务项目|多少项|几项|几个领域|哪些"
+    ),
+    "task": re.compile(r"任务|分工|责任单位"),
+    "indicator": re.compile(
+        r"指标|2015年|2020年|目标|毛入园率|巩固率|入学率|失业率|寿命|死亡率|覆盖率|合格率|人次|阅读率"
+    ),
+    "deadline": re.compile(r"什么时候|哪年|何时|截止|期限|到哪一年|几时"),
+    "document": re.compile(
+        r"文号|印发|发文|哪天发|哪天印|发布单位|哪个单位发|谁发的|制定依据|根据哪|附件|通知|规划期"
+    ),
+}
+
+# words of a domain that people use without the 基本… prefix
+_DOMAIN_WORDS = {d: [d, d.removeprefix("基本")] for d in DOMAINS}
+_DOMAIN_WORDS["残疾人基本公共服务"].append("残疾人公共服务")
+
+_YEAR = re.compile(r"(20\d\d|19\d\d)\s*年?")
+# Places that are not Jinan (provinces and larger cities): the plan speaks for Jinan only.
+OTHER_PLACES = tuple(
+    [
+        "北京",
+        "上海",
+        "天津",
+        "重庆",
+        "广州",
+        "深圳",
+        "杭州",
+        "南京",
+        "武汉",
+        "成都",
+        "西安",
+        "青岛",
+        "烟台",
+        "潍坊",
+        "淄博",
+        "济宁",
+        "泰安",
+        "临沂",
+        "德州",
+        "聊城",
+        "滨州",
+        "菏泽",
+        "枣庄",
+        "日照",
+        "威海",
+        "东营",
+        "苏州",
+        "郑州",
+        "长沙",
+        "沈阳",
+        "大连",
+        "哈尔滨",
+        "长春",
+        "石家庄",
+        "太原",
+        "合肥",
+        "福州",
+        "厦门",
+        "南昌",
+        "南宁",
+        "昆明",
+        "贵阳",
+        "兰州",
+        "西宁",
+        "银川",
+        "乌鲁木齐",
+        "拉萨",
+        "呼和浩特",
+        "海口",
+        "香港",
+        "澳门",
+        "台湾",
+        "河北",
+        "河南",
+        "江苏",
+        "浙江",
+        "广东",
+        "湖北",
+        "湖南",
+        "四川",
+        "陕西",
+        "安徽",
+        "福建",
+        "江西",
+        "辽宁",
+        "吉林",
+        "黑龙江",
+        "云南",
+        "贵州",
+        "甘肃",
+        "青海",
+        "海南",
+        "广西",
+        "内蒙古",
+        "新疆",
+        "西藏",
+        "宁夏",
+        "山西",
+    ]
+)
+
+
+@dataclass
+class Intent:
+    kinds: set[str] = field(default_factory=set)
+    domains: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+
+    @property
+    def field_question(self) -> bool:
+        """Asks for a field of a service item (amount, who, who pays, which unit)."""
+        return bool(self.kinds & {"amount", "eligibility", "funding", "department"})
+
+    @property
+    def out_of_period(self) -> list[int]:
+        """Years after the plan's period (2016–2020) that the question asks about."""
+        return [y for y in self.years if y > 2020]
+
+
+def detect(question: str, units: list[str]) -> Intent:
+    q = question.replace(" ", "")
+    it = Intent()
+    for kind, pat in INTENT_PATTERNS.items():
+        if pat.search(q):
+            it.kinds.add(kind)
+    for dom, words in _DOMAIN_WORDS.items():
+        if any(w in q for w in words):
+            it.domains.append(dom)
+    for u in units:
+        short = u.removeprefix("市")
+        if u in q or (len(short) >= 2 and short in q):
+            it.units.append(u)
+    it.years = [int(m.group(1)) for m in _YEAR.finditer(q)]
+    it.places = [p for p in OTHER_PLACES if p in q and not _jinan_context(q, p)]
+    if "list" in it.kinds and it.units and "department" in it.kinds:
+        it.kinds.discard(
+            "department"
+        )  # "市残联牵头的项目有哪些" lists items, it does not ask who leads
+    return it
+
+
+def _jinan_context(q: str, place: str) -> bool:
+    """'山东' or a district name inside a Jinan phrase is not another place."""
+    return place in {"山东"} or f"济南{place}" in q

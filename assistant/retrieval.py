@@ -1,0 +1,428 @@
+"""One langchain BaseRetriever: lookup, hybrid BM25 + vector with fusion, aliases, follow-ups."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field
+
+from .chunks import build_chunks
+from .documents import CN_NUM, AnyRecord, ServiceItem, Task
+from .intents import Intent, detect
+from .settings import Settings
+from .text import Tokenizer, expand_aliases, fold, vocabulary_from_records
+
+logger = logging.getLogger(__name__)
+
+
+class Hit(BaseModel):
+    """One cited source, ranked."""
+
+    id: str
+    title: str
+    readable: str
+    kind: str
+    score: float = Field(description="fused rank score (higher first)")
+    evidence: float = Field(0.0, description="absolute support for the query, 0..1")
+    via: str = Field(description="lookup | followup | hybrid | bm25 | dense")
+    chunk_ids: list[str] = Field(default_factory=list, description="best matching chunks first")
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    query: str  # what was searched after rewrite and alias expansion
+    focus: str  # the user's own words of this turn
+    followup: bool = False
+    intent: Intent = field(default_factory=Intent)
+    aliases: list[str] = field(default_factory=list)
+    degraded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- follow-ups
+
+_FOLLOWUP = re.compile(
+    r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
+    r"|呢[？?。！!]*$"
+    r"|(这个|这项|该项|此项|这些|那些|上述|上面|前面|刚才|以上|它的|他们的|其中|这方面|该服务|这一项)"
+)
+_CITED = re.compile(
+    rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)|章节-([{CN_NUM}（）]+)"
+)
+
+
+def cited_ids(text: str) -> list[str]:
+    """Citation IDs mentioned in an assistant turn, in order."""
+    out: list[str] = []
+    for m in _CITED.finditer(text or ""):
+        if m.group(1):
+            cid = f"{m.group(1)}-{m.group(2)}"
+        elif m.group(3):
+            cid = f"清单-{m.group(3)}"
+        elif m.group(4):
+            cid = f"分工-{m.group(4)}"
+        elif m.group(5):
+            cid = f"专栏-{m.group(5)}"
+        else:
+            cid = f"章节-{m.group(6)}"
+        if cid not in out:
+            out.append(cid)
+    return out
+
+
+def _turns(history: list[dict] | None) -> list[dict]:
+    turns = []
+    for t in history or []:
+        if (
+            isinstance(t, dict)
+            and isinstance(t.get("content"), str)
+            and t.get("role")
+            in {
+                "user",
+                "assistant",
+            }
+        ):
+            turns.append(t)
+    return turns[-8:]
+
+
+# ---------------------------------------------------------------- the in-memory side
+
+
+class PlanIndex:
+    """Records, chunks, BM25 and the name tables: everything retrieval needs besides vectors."""
+
+    def __init__(self, records: list[AnyRecord], aliases: dict[str, tuple[str, ...]]):
+        import bm25s
+
+        self.records = {r.id: r for r in records}
+        self.chunks = build_chunks(records)
+        self.chunk_pos = {d.id: i for i, d in enumerate(self.chunks)}
+        self.aliases = aliases
+        vocab = vocabulary_from_records(records) + [t for ts in aliases.values() for t in ts]
+        self.tokenizer = Tokenizer(vocab)
+        corpus_tokens = [self.tokenizer.tokens(d.page_content) for d in self.chunks]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(corpus_tokens, show_progress=False)
+        self.vocab = set(self.bm25.vocab_dict)
+        self.idf = self._idf(corpus_tokens)
+        self.chunk_tokens = [set(t) for t in corpus_tokens]
+        self.item_names = sorted(
+            ((fold(r.name), r.id) for r in records if isinstance(r, ServiceItem)),
+            key=lambda x: -len(x[0]),
+        )
+        self.box_titles = {r.number: r.id for r in records if r.kind == "box"}
+        units: list[str] = []
+        for r in records:
+            if isinstance(r, ServiceItem):
+                units += r.lead_units
+            elif isinstance(r, Task):
+                units += [
+                    u for u in re.split(r"[、，]", r.units.split("牵头")[0]) if u.startswith("市")
+                ]
+        self.units = sorted(set(units), key=lambda u: -len(u))
+
+    def items_led_by(self, unit: str) -> list[str]:
+        """Items a unit leads: those it leads first, then those it leads with others."""
+        items = [
+            r for r in self.records.values() if isinstance(r, ServiceItem) and unit in r.lead_units
+        ]
+        items.sort(key=lambda r: (r.lead_units.index(unit) > 0, r.number))
+        return [r.id for r in items]
+
+    @staticmethod
+    def _idf(corpus_tokens: list[list[str]]) -> dict[str, float]:
+        n = len(corpus_tokens)
+        df: dict[str, int] = {}
+        for toks in corpus_tokens:
+            for t in set(toks):
+                df[t] = df.get(t, 0) + 1
+        return {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+
+    # -- lookup
+
+    def lookup(self, query: str) -> list[str]:
+        """Citation IDs the query names outright: an ID, an item number, an exact item name."""
+        q = fold(query).replace(" ", "")
+        found: list[str] = []
+
+        def add(cid: str) -> None:
+            if cid in self.records and cid not in found:
+                found.append(cid)
+
+        for m in re.finditer(r"(清单|分工|专栏)[-－—]?第?(\d{1,3})项?", q):
+            add(f"{m.group(1)}-{m.group(2)}")
+        for m in re.finditer(r"(?:重点)?(?:任务)?分工(?:方案)?第(\d{1,2})项", q):
+            add(f"分工-{m.group(1)}")
+        for m in re.finditer(rf"章节-?([{CN_NUM}]+(?:[（(][{CN_NUM}]+[）)])?|序言)", q):
+            add("章节-" + m.group(1).replace("(", "（").replace(")", "）"))
+        if not found:
+            for m in re.finditer(r"(?<![分工专栏\d])第(\d{1,3})项", q):
+                add(f"清单-{m.group(1)}")
+        taken: list[tuple[int, int]] = []
+        for name, cid in self.item_names:
+            if len(name) < 4:
+                continue
+            start = q.find(name)
+            if start < 0:
+                continue
+            span = (start, start + len(name))
+            if any(a <= span[0] < b or a < span[1] <= b for a, b in taken):
+                continue  # a longer name already covers this place
+            taken.append(span)
+            add(cid)
+        return found
+
+    # -- rankers
+
+    def bm25_rank(self, tokens: list[str], n: int) -> list[tuple[int, float]]:
+        tokens = [t for t in tokens if t in self.vocab]
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        top = np.argsort(-scores)[:n]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def coverage(self, tokens: list[str], chunk_index: int) -> float:
+        """IDF-weighted share of the query's words found in one chunk (0..1)."""
+        weights = {t: self.idf.get(t, 3.0) for t in set(tokens)}
+        total = sum(weights.values())
+        if not total:
+            return 0.0
+        have = self.chunk_tokens[chunk_index]
+        return sum(w for t, w in weights.items() if t in have) / total
+
+
+# ---------------------------------------------------------------- the retriever
+
+
+class PlanRetriever(BaseRetriever):
+    """Ranked sources for a question (and its conversation), as langchain Documents."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any
+    vectorstore: Any | None = None
+    settings: Settings
+    k: int = 5
+    history: list[dict] = Field(default_factory=list)
+    last_error: str | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        result = self.search(query, self.history, k=self.k)
+        docs = []
+        for h in result.hits:
+            best = self.index.chunks[self.index.chunk_pos[h.chunk_ids[0]]] if h.chunk_ids else None
+            docs.append(
+                Document(
+                    id=h.id,
+                    page_content=best.page_content if best else self.index.records[h.id].text,
+                    metadata={
+                        "citation_id": h.id,
+                        "score": h.score,
+                        "via": h.via,
+                        "title": h.title,
+                    },
+                )
+            )
+        return docs
+
+    # -- public
+
+    def rewrite(self, question: str, history: list[dict] | None) -> tuple[str, bool, list[str]]:
+        """(self-contained query, whether it was a follow-up, IDs cited earlier in the chat)."""
+        turns = _turns(history)
+        users = [t["content"] for t in turns if t["role"] == "user"]
+        prior = [cid for t in turns if t["role"] == "assistant" for cid in cited_ids(t["content"])]
+        if not users:
+            return question, False, []
+        own_topic = bool(self.index.lookup(question))
+        short = len(re.sub(r"[^\w]", "", question)) <= 8
+        if own_topic or not (_FOLLOWUP.search(question) or short):
+            return question, False, []
+        context = " ".join(users[-2:])
+        return f"{question} {context}", True, prior[-3:]
+
+    def search(self, question: str, history: list[dict] | None = None, k: int | None = None):
+        k = k or self.k
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        query, followup, prior = self.rewrite(question, history)
+        expanded, added = expand_aliases(query, self.index.aliases)
+        focus_expanded, _ = expand_aliases(question, self.index.aliases)
+        tokens = self.index.tokenizer.tokens(expanded)
+        # the user's own words of this turn count twice against words from earlier turns
+        focus_tokens = self.index.tokenizer.tokens(focus_expanded)
+        bm25_tokens = tokens + focus_tokens if followup else tokens
+        n = self.settings.retrieval_candidates
+        intent = detect(question, self.index.units)
+        ranked_bm25 = self.index.bm25_rank(bm25_tokens, n)
+        extra = [self.index.bm25_rank(focus_tokens, n)] if followup else []
+        timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
+
+        t1 = time.perf_counter()
+        ranked_dense, degraded = self._dense(expanded, n)
+        timings["dense_ms"] = (time.perf_counter() - t1) * 1000
+
+        fused = self._fuse(ranked_bm25, ranked_dense, *extra)
+        hits = self._aggregate(fused, tokens, ranked_dense)
+        hits = self._prefer(hits, intent)
+        lookups = self.index.lookup(query) or self._intent_lookup(question, intent)
+        hits = self._promote(hits, lookups, "lookup")
+        if followup and prior:
+            hits = self._promote(
+                hits, [p for p in prior if p not in lookups], "followup", after=len(lookups)
+            )
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(
+            hits=hits[:k],
+            query=expanded,
+            focus=question,
+            followup=followup,
+            intent=intent,
+            aliases=added,
+            degraded=degraded,
+            timings=timings,
+        )
+
+    # -- internals
+
+    def _dense(self, text: str, n: int) -> tuple[list[tuple[int, float]], bool]:
+        if self.vectorstore is None:
+            return [], True
+        try:
+            emb = self.vectorstore.embeddings.embed_query(text)
+            pairs = self.vectorstore.similarity_search_by_vector_with_relevance_scores(emb, k=n)
+            self.last_error = None
+        except Exception as e:
+            if self.last_error is None:
+                logger.error("vector search unavailable, answering from BM25 only: %s", e)
+            self.last_error = str(e)
+            return [], True
+        out = []
+        for doc, distance in pairs:
+            pos = self.index.chunk_pos.get(doc.id or "")
+            if pos is not None:
+                out.append((pos, 1.0 - float(distance)))  # cosine distance -> similarity
+        return out, False
+
+    def _fuse(self, bm25, dense, *extra) -> dict[int, float]:
+        fused: dict[int, float] = {}
+        if self.settings.fusion == "rrf" or not (bm25 and dense):
+            c = self.settings.rrf_k
+            for ranked in (bm25, dense, *extra):
+                for rank, (i, _) in enumerate(ranked):
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (c + rank + 1)
+            return fused
+        w = self.settings.dense_weight
+        lexical = [(bm25, (1 - w) / (1 + len(extra)))] + [
+            (r, (1 - w) / (1 + len(extra))) for r in extra
+        ]
+        for ranked, weight in [*lexical, (dense, w)]:
+            if not ranked:
+                continue
+            scores = np.array([s for _, s in ranked])
+            lo, hi = scores.min(), scores.max()
+            for i, s in ranked:
+                norm = (s - lo) / (hi - lo) if hi > lo else 1.0
+                fused[i] = fused.get(i, 0.0) + weight * norm
+        return fused
+
+    def _aggregate(self, fused: dict[int, float], tokens: list[str], dense) -> list[Hit]:
+        dense_sim = dict(dense)
+        by_cid: dict[str, Hit] = {}
+        for i, score in sorted(fused.items(), key=lambda x: -x[1]):
+            chunk = self.index.chunks[i]
+            cid = chunk.metadata["citation_id"]
+            ev = self._evidence(i, tokens, dense_sim.get(i))
+            hit = by_cid.get(cid)
+            if hit is None:
+                rec = self.index.records[cid]
+                by_cid[cid] = Hit(
+                    id=cid,
+                    title=rec.title,
+                    readable=rec.readable,
+                    kind=rec.kind,
+                    score=score,
+                    evidence=ev,
+                    via="hybrid" if dense else "bm25",
+                    chunk_ids=[chunk.id],
+                )
+            else:
+                hit.chunk_ids.append(chunk.id)
+                hit.evidence = max(hit.evidence, ev)
+        return sorted(by_cid.values(), key=lambda h: -h.score)
+
+    def _prefer(self, hits: list[Hit], intent: Intent) -> list[Hit]:
+        """A question about an item's field (amount, who, who pays, which unit) is answered by
+        the item itself rather than by a section that mentions the same words."""
+        if "task" in intent.kinds:
+            preferred = "task"  # 重点任务分工: "which unit leads this task"
+        elif intent.field_question and "indicator" not in intent.kinds:
+            preferred = "item"
+        else:
+            return hits
+        boost = self.settings.item_boost
+        for h in hits:
+            if h.kind == preferred:
+                h.score *= boost
+        return sorted(hits, key=lambda h: -h.score)
+
+    def _intent_lookup(self, question: str, intent: Intent) -> list[str]:
+        """Sources a kind of question always belongs to, whatever its words."""
+        if "document" in intent.kinds and not intent.domains:
+            return ["章节-四（四）"] if "附件" in question else ["章节-序言"]
+        if "list" in intent.kinds and intent.units:
+            return self.index.items_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
+        if "list" in intent.kinds and intent.domains and re.search(r"几|多少|哪些|包括", question):
+            return ["专栏-2"]
+        return []
+
+    def _evidence(self, i: int, tokens: list[str], sim: float | None) -> float:
+        cov = self.index.coverage(tokens, i)
+        if sim is None:
+            return cov
+        # e5 cosine similarities live in ~[0.7, 0.92] for this corpus: stretch to 0..1
+        dense = min(1.0, max(0.0, (sim - 0.75) / 0.15))
+        return 0.5 * cov + 0.5 * dense
+
+    def _promote(self, hits: list[Hit], ids: list[str], via: str, after: int = 0) -> list[Hit]:
+        if not ids:
+            return hits
+        by_id = {h.id: h for h in hits}
+        front: list[Hit] = []
+        for cid in ids:
+            h = by_id.pop(cid, None)
+            if h is None:
+                rec = self.index.records[cid]
+                first = next(
+                    (d.id for d in self.index.chunks if d.metadata["citation_id"] == cid), None
+                )
+                h = Hit(
+                    id=cid,
+                    title=rec.title,
+                    readable=rec.readable,
+                    kind=rec.kind,
+                    score=0.0,
+                    via=via,
+                    chunk_ids=[first] if first else [],
+                )
+            h.via = via
+            h.evidence = max(h.evidence, 0.9 if via == "lookup" else h.evidence)
+            front.append(h)
+        rest = [h for h in hits if h.id in by_id]
+        top = max((h.score for h in hits), default=1.0)
+        for j, h in enumerate(front):
+            h.score = top + len(front) - j
+        return rest[:after] + front + rest[after:]

@@ -1,0 +1,192 @@
+"""The Chroma collection: build, open, and the manifest that keeps an index honest.
+
+Persistent in ``index/`` by default, or a Chroma server when ``chroma_url`` is set. The
+manifest (corpus hash, model id, dimension, chunk count, schema version) is written beside
+the persistent store and into the collection's metadata, so a stale index is rebuilt and one
+built with another model is never mixed with this one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from langchain_core.documents import Document
+
+from .chunks import SCHEMA_VERSION, build_chunks
+from .documents import all_records, corpus_hash
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_KEYS = ("corpus_hash", "model_id", "dimension", "chunks", "schema")
+
+
+class IndexError_(RuntimeError):
+    """The index cannot be used as it is; the message says why and what to do."""
+
+
+def _chroma_settings():
+    import chromadb.config
+
+    # no telemetry on a government intranet; never let Chroma pick an embedding function
+    return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_client(settings: Settings):
+    import chromadb
+
+    if settings.chroma_url:
+        u = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=u.hostname or "localhost",
+            port=u.port or (443 if u.scheme == "https" else 8000),
+            ssl=u.scheme == "https",
+            settings=_chroma_settings(),
+        )
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.index_dir / "manifest.json"
+
+
+def expected_manifest(settings: Settings, model_id: str, dimension: int, n_chunks: int) -> dict:
+    return {
+        "corpus_hash": corpus_hash(settings.corpus_dir),
+        "model_id": model_id,
+        "dimension": dimension,
+        "chunks": n_chunks,
+        "schema": SCHEMA_VERSION,
+    }
+
+
+def read_manifest(client, settings: Settings) -> dict | None:
+    try:
+        col = client.get_collection(settings.chroma_collection)
+    except Exception:
+        return None
+    meta = col.metadata or {}
+    found = {k: meta.get(f"policyqa_{k}") for k in MANIFEST_KEYS}
+    if found["model_id"] is None:
+        return {"foreign": True}
+    found["count"] = col.count()
+    return found
+
+
+def _problem(found: dict | None, want: dict) -> tuple[str, str] | None:
+    """(kind, message) when the existing index cannot serve; None when it is current."""
+    if found is None:
+        return "missing", "还没有索引，正在建立。"
+    if found.get("foreign"):
+        return "foreign", "集合不是本程序建立的（没有清单信息）。"
+    if found["model_id"] != want["model_id"] or found["dimension"] != want["dimension"]:
+        return "model", (
+            f"索引用的是另一个向量模型（{found['model_id']}，{found['dimension']} 维），"
+            f"当前模型是 {want['model_id']}（{want['dimension']} 维）。"
+        )
+    if (
+        found["corpus_hash"] != want["corpus_hash"]
+        or found["schema"] != want["schema"]
+        or found["chunks"] != want["chunks"]
+        or found.get("count") != want["chunks"]
+    ):
+        return "stale", "语料或切分方式已变化，索引需要重建。"
+    return None
+
+
+def ensure_index(
+    settings: Settings, embeddings=None, rebuild: bool = False, progress: bool = False
+):
+    """Make sure the collection matches corpus and model; build it when needed. Returns the manifest."""
+    from .embeddings import make_embeddings
+
+    embeddings = embeddings or make_embeddings(settings)
+    chunks = build_chunks(all_records(settings.corpus_dir))
+    want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, len(chunks))
+    client = _open_or_reset(settings)
+    problem = None if rebuild else _problem(read_manifest(client, settings), want)
+    if not rebuild and problem is None:
+        return want
+    if problem and problem[0] in {"model", "foreign"} and settings.chroma_url:
+        raise IndexError_(
+            f"{problem[1]} 这是共享的 Chroma 服务器，不会自动覆盖：确认后运行 policyqa index --rebuild。"
+        )
+    if problem:
+        logger.warning("rebuilding the index: %s", problem[1])
+    _build(client, settings, embeddings, chunks, want, progress)
+    return want
+
+
+def _open_or_reset(settings: Settings):
+    try:
+        client = open_client(settings)
+        client.list_collections()
+        return client
+    except Exception as e:
+        if settings.chroma_url:
+            raise IndexError_(f"无法连接 Chroma 服务器 {settings.chroma_url}：{e}") from e
+        # a damaged persistent store is generated data: move it aside and start again
+        broken = settings.index_dir.with_name(
+            f"{settings.index_dir.name}.broken-{int(time.time())}"
+        )
+        logger.error(
+            "the index at %s cannot be opened (%s); moved to %s, rebuilding",
+            settings.index_dir,
+            e,
+            broken,
+        )
+        shutil.move(str(settings.index_dir), str(broken))
+        return open_client(settings)
+
+
+def _build(
+    client, settings: Settings, embeddings, chunks: list[Document], want: dict, progress: bool
+):
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    try:
+        client.delete_collection(settings.chroma_collection)
+    except Exception:
+        pass
+    meta = {"hnsw:space": "cosine"} | {f"policyqa_{k}": v for k, v in want.items()}
+    col = client.create_collection(
+        settings.chroma_collection, metadata=meta, embedding_function=None
+    )
+    # 4 slices: a progress bar that moves, while each slice is still sorted by length inside
+    # sentence-transformers (less padding than small batches in document order)
+    step = max(1, -(-len(chunks) // 4))
+    bar = tqdm(total=len(chunks), desc="建立索引", unit="段", disable=not progress)
+    for i in range(0, len(chunks), step):
+        part = chunks[i : i + step]
+        vectors = embeddings.embed_documents([d.page_content for d in part])
+        col.add(
+            ids=[d.id for d in part],
+            embeddings=vectors,
+            documents=[d.page_content for d in part],
+            metadatas=[d.metadata for d in part],
+        )
+        bar.update(len(part))
+    bar.close()
+    if not settings.chroma_url:
+        manifest_path(settings).write_text(json.dumps(want, ensure_ascii=False, indent=1))
+    logger.warning("index built: %d chunks in %.1f s", len(chunks), time.perf_counter() - t0)
+
+
+def open_vectorstore(settings: Settings, embeddings):
+    """The langchain Chroma vector store over the (already ensured) collection."""
+    from langchain_chroma import Chroma
+
+    return Chroma(
+        collection_name=settings.chroma_collection,
+        embedding_function=embeddings,
+        client=open_client(settings),
+        create_collection_if_not_exists=False,
+    )

@@ -1,0 +1,218 @@
+"""Query text: input hygiene, normalisation, jieba tokens for BM25, alias expansion."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_TAG = re.compile(r"<[^>]{0,200}>")
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "有",
+        "没有",
+        "能",
+        "能不能",
+        "可以",
+        "可不可以",
+        "会",
+        "要",
+        "想",
+        "请问",
+        "请",
+        "问",
+        "一下",
+        "我",
+        "我们",
+        "你",
+        "你们",
+        "他",
+        "她",
+        "它",
+        "他们",
+        "这",
+        "那",
+        "这个",
+        "那个",
+        "哪个",
+        "哪些",
+        "哪里",
+        "什么",
+        "多少",
+        "几",
+        "怎么",
+        "怎样",
+        "如何",
+        "为什么",
+        "吗",
+        "么",
+        "就",
+        "都",
+        "也",
+        "还",
+        "又",
+        "对",
+        "给",
+        "让",
+        "被",
+        "把",
+        "从",
+        "到",
+        "里",
+        "中",
+        "上",
+        "下",
+        "个",
+        "些",
+        "每",
+        "请教",
+        "谢谢",
+        "您好",
+        "你好",
+    ]
+)
+
+
+class InputError(ValueError):
+    """A question that cannot be asked as it is; the message is for the user (Chinese)."""
+
+
+@dataclass
+class CleanQuery:
+    text: str
+    notices: list[str] = field(default_factory=list)
+
+
+def sanitize(raw: object, max_chars: int) -> CleanQuery:
+    """Make user input safe to process: text only, no control characters, bounded length."""
+    if raw is None:
+        raise InputError("请输入您的问题。")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    if not isinstance(raw, str):
+        raise InputError("问题需要是一段文字。")
+    notices = []
+    text = _CONTROL.sub("", raw.replace("\r", "\n")).replace("\ufffd", "")
+    text = re.sub(r"[ \t\u3000]+", " ", text).strip()
+    if not text:
+        raise InputError("请输入您的问题，例如：散居孤儿每个月生活费多少？")
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        notices.append(f"您的问题较长，只按前{max_chars}个字处理。")
+    return CleanQuery(text=text, notices=notices)
+
+
+def has_content(text: str) -> bool:
+    """True when the text holds a CJK character, a letter or a digit (not only symbols/emoji)."""
+    stripped = _TAG.sub("", text)
+    return any(ch.isalnum() for ch in stripped)
+
+
+def fold(text: str) -> str:
+    """Full-width ASCII to half-width, Latin lower-cased: the form every matcher compares."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def fold_for_facts(text: str) -> str:
+    """The comparison EVAL_FORMAT.md defines: no whitespace, full-width ASCII folded."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            ch = chr(code - 0xFEE0)
+        elif ch == "\u3000":
+            ch = " "
+        out.append(ch)
+    return re.sub(r"\s+", "", "".join(out))
+
+
+# ---------------------------------------------------------------- aliases
+
+
+@cache
+def load_aliases(corpus_dir: Path) -> dict[str, tuple[str, ...]]:
+    path = corpus_dir / "aliases.toml"
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8")).get("aliases", {})
+    return {fold(k): tuple(v) for k, v in data.items()}
+
+
+def expand_aliases(text: str, aliases: dict[str, tuple[str, ...]]) -> tuple[str, list[str]]:
+    """Append the official terms of every alias the text contains; returns (text, terms added)."""
+    folded = fold(text)
+    added: list[str] = []
+    for key in sorted(aliases, key=len, reverse=True):
+        if key in folded:
+            for term in aliases[key]:
+                if term not in folded and term not in added:
+                    added.append(term)
+    return (f"{text} {' '.join(added)}" if added else text), added
+
+
+# ---------------------------------------------------------------- tokens
+
+
+class Tokenizer:
+    """jieba in search mode with the plan's own vocabulary, stopwords and punctuation dropped."""
+
+    def __init__(self, vocabulary: list[str]):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()
+        for word in sorted(set(vocabulary)):
+            word = fold(word).strip()
+            if 2 <= len(word) <= 30 and not re.search(r"\s", word):
+                self._jieba.add_word(word, freq=20000)
+
+    def tokens(self, text: str) -> list[str]:
+        text = fold(text)
+        with self._lock:  # jieba's lazy initialisation is not thread-safe
+            words = self._jieba.lcut_for_search(text)
+        out = []
+        for w in words:
+            w = w.strip()
+            if not w or w in STOPWORDS or not any(ch.isalnum() for ch in w):
+                continue
+            out.append(w)
+        return out
+
+
+def vocabulary_from_records(records) -> list[str]:
+    """Names a hotline worker would type whole: items, domains, units, indicators, box rows."""
+    from .documents import DOMAINS, Box, ServiceItem, Task
+
+    words: list[str] = list(DOMAINS)
+    for r in records:
+        if isinstance(r, ServiceItem):
+            words.append(r.name)
+            words += r.lead_units
+        elif isinstance(r, Task):
+            words += [u for u in re.split(r"[、，,]", r.units.split("牵头")[0]) if u]
+        elif isinstance(r, Box):
+            words += [row.name for row in r.rows]
+            words += [re.sub(r"（[^）]*）$", "", i.name) for i in r.indicators]
+    return [w for w in words if w]
