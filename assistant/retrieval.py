@@ -15,7 +15,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
 from .chunks import build_chunks
-from .documents import CN_NUM, AnyRecord, ServiceItem, Task
+from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
 from .intents import Intent, detect
 from .settings import Settings
 from .text import Tokenizer, expand_aliases, fold, vocabulary_from_records
@@ -121,6 +121,15 @@ class PlanIndex:
             key=lambda x: -len(x[0]),
         )
         self.box_titles = {r.number: r.id for r in records if r.kind == "box"}
+        self.section_titles = sorted(
+            # domain names are section titles too; they are handled as domains, not lookups
+            (
+                (fold(r.title), r.id)
+                for r in records
+                if r.kind == "section" and len(r.title) >= 4 and r.title not in DOMAINS
+            ),
+            key=lambda x: -len(x[0]),
+        )
         units: list[str] = []
         for r in records:
             if isinstance(r, ServiceItem):
@@ -180,7 +189,21 @@ class PlanIndex:
                 continue  # a longer name already covers this place
             taken.append(span)
             add(cid)
+        for title, cid in self.section_titles:
+            if title in q and not any(title in name for name, _ in self.item_names):
+                add(cid)
         return found
+
+    def content_tokens(self, tokens: list[str]) -> list[str]:
+        """Tokens that name a subject, not an attribute or a question word."""
+        from .intents import ATTRIBUTE_WORDS, INTENT_PATTERNS
+
+        return [
+            t
+            for t in tokens
+            if t not in ATTRIBUTE_WORDS
+            and not any(p.fullmatch(t) for p in INTENT_PATTERNS.values())
+        ]
 
     # -- rankers
 
@@ -268,7 +291,11 @@ class PlanRetriever(BaseRetriever):
         n = self.settings.retrieval_candidates
         intent = detect(question, self.index.units)
         ranked_bm25 = self.index.bm25_rank(bm25_tokens, n)
-        extra = [self.index.bm25_rank(focus_tokens, n)] if followup else []
+        extra = []
+        if followup and self.index.content_tokens(focus_tokens):
+            # the turn names a new subject ("普通高中的呢？"): its own words lead, twice over
+            focus_rank = self.index.bm25_rank(focus_tokens, n)
+            extra = [focus_rank, focus_rank]
         timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
 
         t1 = time.perf_counter()
@@ -368,14 +395,16 @@ class PlanRetriever(BaseRetriever):
         """A question about an item's field (amount, who, who pays, which unit) is answered by
         the item itself rather than by a section that mentions the same words."""
         if "task" in intent.kinds:
-            preferred = "task"  # 重点任务分工: "which unit leads this task"
+            preferred = {"task"}  # 重点任务分工: "which unit leads this task"
+        elif "department" in intent.kinds:
+            preferred = {"item", "task"}  # both name lead units
         elif intent.field_question and "indicator" not in intent.kinds:
-            preferred = "item"
+            preferred = {"item"}
         else:
             return hits
         boost = self.settings.item_boost
         for h in hits:
-            if h.kind == preferred:
+            if h.kind in preferred:
                 h.score *= boost
         return sorted(hits, key=lambda h: -h.score)
 
@@ -386,6 +415,8 @@ class PlanRetriever(BaseRetriever):
         if "list" in intent.kinds and intent.units:
             return self.index.items_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
         if "list" in intent.kinds and intent.domains and re.search(r"几|多少|哪些|包括", question):
+            return ["专栏-2"]
+        if re.search(r"(几|多少|哪些|哪\d*个)个?领域|多少个?服务项目|多少项服务", question):
             return ["专栏-2"]
         return []
 

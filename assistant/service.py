@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 
-from .documents import all_records
+from . import guard, prompts
+from .answering import Answer, Composer, Source
+from .documents import all_records, load_plans
 from .retrieval import Hit, PlanIndex, PlanRetriever, SearchResult
 from .settings import Settings, get_settings
-from .text import InputError, load_aliases, sanitize
+from .text import InputError, has_content, load_aliases, sanitize
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,12 @@ class Service:
         self.retriever = PlanRetriever(
             index=self.index, vectorstore=vectorstore, settings=settings, k=settings.retrieval_k
         )
+        self.composer = Composer(
+            self.index,
+            load_plans(settings.corpus_dir)[0].meta,
+            settings.min_evidence,
+            settings.max_answer_items,
+        )
         self._llm = None
         logger.info("service ready in %.1f s", time.perf_counter() - t0)
 
@@ -48,6 +56,78 @@ class Service:
 
     def search(self, query: object, k: int = 5, history: list[dict] | None = None) -> list[Hit]:
         return self.search_full(query, history, k).hits
+
+    # -- answers
+
+    def answer(self, question: object, history: list[dict] | None = None) -> Answer:
+        """The one answer function: the page, the CLI, the API and eval all call this."""
+        t0 = time.perf_counter()
+        try:
+            clean = sanitize(question, self.settings.max_question_chars)
+        except InputError as e:
+            return Answer(question="", text=str(e), answered=False, reason="empty")
+        text = guard.strip_markup(clean.text)
+        notices = list(clean.notices)
+        if not has_content(text):
+            return Answer(question=text, text=prompts.NO_TEXT, answered=False, reason="no_text")
+        verdict = guard.check(text)
+        if verdict:
+            return self._finish(
+                Answer(question=text, text=verdict.reply, answered=False, reason=verdict.kind), t0
+            )
+        hist = guard.safe_history(history)
+        result = self.retriever.search(text, hist, k=self.settings.retrieval_k)
+        comp = self.composer.compose(text, result, hist)
+        body = comp.text
+        if comp.answered and comp.quoted_standard:
+            body += f"\n\n> {prompts.PERIOD_NOTICE}"
+        if result.degraded and self.embeddings is not None:
+            notices.append("向量检索暂不可用，本次仅按关键词检索。")
+        if notices:
+            body = "\n".join(f"> {n}" for n in notices) + "\n\n" + body
+        ans = Answer(
+            question=text,
+            text=body,
+            citations=comp.citations,
+            sources=[self._source(h) for h in result.hits],
+            answered=comp.answered,
+            reason=comp.reason,
+            notices=notices,
+            degraded=result.degraded and self.embeddings is not None,
+            timings=result.timings,
+        )
+        return self._finish(ans, t0)
+
+    def _source(self, h: Hit) -> Source:
+        rec = self.by_id[h.id]
+        snippet = ""
+        if h.chunk_ids and h.chunk_ids[0] in self.index.chunk_pos:
+            snippet = self.index.chunks[self.index.chunk_pos[h.chunk_ids[0]]].page_content
+        return Source(
+            id=h.id,
+            title=h.title,
+            readable=h.readable,
+            kind=h.kind,
+            text=rec.text,
+            snippet=snippet,
+            score=h.score,
+            evidence=h.evidence,
+            via=h.via,
+        )
+
+    def _finish(self, ans: Answer, t0: float) -> Answer:
+        ans.timings["answer_ms"] = (time.perf_counter() - t0) * 1000
+        logger.info(
+            "answer",
+            extra={
+                "answered": ans.answered,
+                "mode": ans.mode,
+                "reason": ans.reason,
+                "latency_ms": round(ans.timings["answer_ms"], 1),
+                "degraded": ans.degraded,
+            },
+        )
+        return ans
 
     def warm_up(self) -> None:
         """One query through every part, so the first user does not pay for lazy loading."""

@@ -1,0 +1,425 @@
+"""Answers: the Answer model and the extractive composer (the default; no LLM needed).
+
+The composer quotes the plan, never paraphrases it: it picks the record the retriever ranked
+first, the field the question's intent asks for (服务指导标准 for an amount, 服务对象 for who,
+支出责任 for who pays, 牵头负责单位 for which unit), and within it the clauses the user's own
+words point at. Every claim carries its readable citation; weak evidence is declined.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from . import prompts
+from .documents import Box, PlanMeta, Section, ServiceItem, Task, indicator_line
+from .intents import Intent, detect
+from .retrieval import Hit, PlanIndex, SearchResult
+
+FIELD_FOR_INTENT = {
+    "amount": ("standard", "服务指导标准"),
+    "eligibility": ("target", "服务对象"),
+    "funding": ("funding", "支出责任"),
+    "department": ("lead", "牵头负责单位"),
+}
+_MONEY_QUESTION = re.compile(
+    r"多少钱|多少元|几元|金额|具体.{0,4}多少|每[月年人].{0,6}多少|标准是多少|补贴多少|发多少"
+)
+_HAS_FIGURE = re.compile(r"\d")
+_CLAUSE_SPLIT = re.compile(r"(?<=[。；！？\n])|(?<=，)(?=[^，。；]{6,})")
+
+
+class Source(BaseModel):
+    id: str
+    title: str
+    readable: str
+    kind: str
+    text: str = Field(description="the whole record, for a source card")
+    snippet: str = Field("", description="the passage that matched best")
+    score: float = 0.0
+    evidence: float = 0.0
+    via: str = ""
+
+
+class Answer(BaseModel):
+    question: str
+    text: str = Field(description="Markdown, Chinese")
+    citations: list[str] = Field(default_factory=list, description="IDs in order of use")
+    sources: list[Source] = Field(default_factory=list)
+    answered: bool
+    mode: Literal["extractive", "llm"] = "extractive"
+    reason: str | None = Field(None, description="why the assistant declined, when it did")
+    notices: list[str] = Field(default_factory=list)
+    degraded: bool = False
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+def cite(readable: str, field: str | None = None) -> str:
+    return f"〔{readable}·{field}〕" if field else f"〔{readable}〕"
+
+
+class Composition(BaseModel):
+    text: str
+    citations: list[str]
+    answered: bool
+    reason: str | None = None
+    quoted_standard: bool = False
+
+
+class Composer:
+    def __init__(
+        self,
+        index: PlanIndex,
+        meta: PlanMeta,
+        min_evidence: float,
+        max_items: int,
+        sure_evidence: float = 0.85,
+    ):
+        self.index = index
+        self.meta = meta
+        self.min_evidence = min_evidence
+        self.sure_evidence = sure_evidence
+        self.max_items = max_items
+        self._context: list[str] = []
+        self._inherited = False
+
+    # ------------------------------------------------------------ entry
+
+    def compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
+        intent = result.intent
+        context: list[str] = []
+        inherited = False
+        if result.followup:
+            previous = next((t["content"] for t in reversed(history) if t["role"] == "user"), "")
+            context = self.index.tokenizer.tokens(previous)
+            if not (intent.kinds - {"list"}):
+                intent.kinds |= detect(previous, self.index.units).kinds
+                inherited = True
+        hits = result.hits
+        if intent.places:
+            return self._decline(
+                "other_place", prompts.OTHER_PLACE.format(place=intent.places[0]), hits
+            )
+        if intent.out_of_period:
+            return self._decline(
+                "later_year", prompts.LATER_YEAR.format(year=intent.out_of_period[0]), hits
+            )
+        focus = self.index.tokenizer.tokens(question)
+        if not hits or hits[0].evidence < self.min_evidence:
+            return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+        strong = hits[0].via == "lookup" or hits[0].evidence >= self.sure_evidence
+        if not strong and not result.followup:
+            if self._unknown_share(focus) >= 0.5:
+                return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+            if "procedure" in intent.kinds:
+                return self._decline("procedure", prompts.PROCEDURE, hits)
+        self._context = context
+        self._inherited = inherited
+        top = self._read_check(hits, focus)
+        rec = self.index.records[top.id]
+        if "list" in intent.kinds and intent.units and top.kind == "item":
+            return self._unit_items(intent, hits)
+        if isinstance(rec, Box) and rec.number == 2:
+            return self._directory(rec, intent, top)
+        if "document" in intent.kinds and top.id == "章节-序言":
+            return self._document(rec, focus, top)
+        if isinstance(rec, ServiceItem):
+            many = self._several_items(intent, hits, question)
+            if len(many) > 1:
+                return self._items(many, intent, focus, question)
+            return self._item(rec, intent, focus, question)
+        if isinstance(rec, Task):
+            return self._task(rec)
+        if isinstance(rec, Box) and rec.number == 1:
+            return self._indicator(rec, top, focus)
+        return self._passage(rec, top, focus, intent)
+
+    def _unknown_share(self, focus: list[str]) -> float:
+        """Share of the question's subject words that the plan never uses."""
+        content = [t for t in self.index.content_tokens(focus) if len(t) >= 2]
+        if not content:
+            return 0.0
+        known = self.index.vocab
+
+        def unknown(t: str) -> bool:  # alias keys are words the plan knows under another name
+            return t not in known and not any(t in k or k in t for k in self.index.aliases)
+
+        return sum(unknown(t) for t in content) / len(content)
+
+    def _read_check(self, hits: list[Hit], focus: list[str]) -> Hit:
+        """Answer from the source that states the asked words, when the first one hardly does."""
+        if hits[0].via == "lookup":
+            return hits[0]
+        scored = []
+        for h in hits[:3]:
+            chunks = [
+                self.index.chunks[self.index.chunk_pos[c]]
+                for c in h.chunk_ids[:3]
+                if c in self.index.chunk_pos
+            ]
+            text = " ".join(c.page_content for c in chunks)
+            scored.append((self._best_clause(text, focus), h))
+        best = max(scored, key=lambda x: x[0])
+        if (
+            best[1] is not hits[0]
+            and best[0] > 1.5 * max(scored[0][0], 0.1)
+            and best[1].evidence >= hits[0].evidence - 0.15
+        ):
+            return best[1]
+        return hits[0]
+
+    def _best_clause(self, text: str, focus: list[str]) -> float:
+        pieces = [p for p in re.split(r"(?<=[。；！？\n])", text) if p.strip()]
+        return max((self._overlap(focus, p) for p in pieces), default=0.0)
+
+    # ------------------------------------------------------------ declines
+
+    def _decline(self, reason: str, message: str, hits: list[Hit]) -> Composition:
+        near = [h for h in hits[:3] if h.evidence >= self.min_evidence * 0.7][:2]
+        text = message
+        if near:
+            items = "、".join(h.readable for h in near)
+            text += prompts.NEAREST.format(items=items)
+        return Composition(text=text, citations=[], answered=False, reason=reason)
+
+    # ------------------------------------------------------------ items
+
+    def _several_items(self, intent: Intent, hits: list[Hit], question: str) -> list[ServiceItem]:
+        """Items to list together when the question asks for several ("哪些", "有什么")."""
+        if not re.search(r"哪些|有什么|什么服务|什么帮助|什么补贴|能享受|都有", question):
+            return []
+        top = hits[0].evidence
+        out = []
+        for h in hits:
+            rec = self.index.records[h.id]
+            if isinstance(rec, ServiceItem) and h.evidence >= top - 0.15:
+                out.append(rec)
+        return out[: self.max_items]
+
+    def _field(
+        self, rec: ServiceItem, intent: Intent, focus: list[str] | None = None
+    ) -> list[tuple[str, str]]:
+        chosen = [
+            FIELD_FOR_INTENT[k]
+            for k in ("department", "funding", "eligibility", "amount")
+            if k in intent.kinds
+        ]
+        if not chosen or self._inherited:
+            chosen += [("standard", "服务指导标准"), ("target", "服务对象")]
+        chosen = list(dict.fromkeys(chosen))[:2]
+        if focus:
+            # the field whose words the question uses most, when that is not already chosen
+            words = [
+                t
+                for t in self.index.content_tokens(focus)
+                if t not in self.index.tokenizer.tokens(rec.name)
+            ]
+            by_overlap = max(
+                (FIELD_FOR_INTENT[k] for k in ("amount", "eligibility", "funding")),
+                key=lambda f: self._best_clause(getattr(rec, f[0]), words),
+            )
+            if (
+                by_overlap not in chosen
+                and self._best_clause(getattr(rec, by_overlap[0]), words) > 0
+            ):
+                chosen = [*chosen[:1], by_overlap]
+        return chosen
+
+    def _item(
+        self, rec: ServiceItem, intent: Intent, focus: list[str], question: str
+    ) -> Composition:
+        parts, quoted = [], False
+        for attr, label in self._field(rec, intent, focus):
+            text = self._item_field_text(rec, attr, focus)
+            if attr == "standard":
+                quoted = True
+                if _MONEY_QUESTION.search(question) and not _HAS_FIGURE.search(text):
+                    lead = rec.lead
+                    msg = (
+                        f"{prompts.NO_AMOUNT}{rec.readable}的服务指导标准是：{text}"
+                        f"{cite(rec.readable, label)} 具体标准请咨询{lead}或拨打12345。"
+                    )
+                    return Composition(
+                        text=msg, citations=[rec.id], answered=False, reason="no_amount"
+                    )
+            parts.append(f"**{label}**：{text}{cite(rec.readable, label)}")
+        head = f"**{rec.name}**（{rec.readable}）"
+        return Composition(
+            text=head + "\n\n" + "\n\n".join(parts),
+            citations=[rec.id],
+            answered=True,
+            quoted_standard=quoted,
+        )
+
+    def _item_field_text(self, rec: ServiceItem, attr: str, focus: list[str]) -> str:
+        if attr == "lead":
+            return rec.lead
+        if len(rec.rows) > 1:
+            # pick the group the user means (寄宿/非寄宿, 公办/民办); keep it paired with its own value
+            scored = [
+                (self._overlap(focus, r.target + getattr(r, attr)), i, r)
+                for i, r in enumerate(rec.rows)
+            ]
+            best = max(scored, key=lambda x: (x[0], -x[1]))
+            if best[0] > 0 and attr != "target":
+                row = best[2]
+                return f"{row.target}：{getattr(row, attr)}"
+            return (
+                "；".join(f"{r.target}：{getattr(r, attr)}" for r in rec.rows)
+                if attr != "target"
+                else rec.target
+            )
+        return self._select(getattr(rec, attr), focus, limit=160)
+
+    def _items(
+        self, recs: list[ServiceItem], intent: Intent, focus: list[str], question: str
+    ) -> Composition:
+        lines, quoted = [], False
+        attr, label = self._field(recs[0], intent)[0]
+        for rec in recs:
+            text = self._select(getattr(rec, attr) if attr != "lead" else rec.lead, focus, limit=90)
+            quoted = quoted or attr == "standard"
+            lines.append(f"- **{rec.name}**：{text}{cite(rec.readable, label)}")
+        head = f"规划中相关的服务项目有{len(recs)}项："
+        return Composition(
+            text=head + "\n" + "\n".join(lines),
+            citations=[r.id for r in recs],
+            answered=True,
+            quoted_standard=quoted,
+        )
+
+    def _unit_items(self, intent: Intent, hits: list[Hit]) -> Composition:
+        unit = intent.units[0]
+        ids = self.index.items_led_by(unit)
+        recs = [self.index.records[i] for i in ids]
+        first = [r for r in recs if r.lead_units[0] == unit]
+        shared = [r for r in recs if r.lead_units[0] != unit]
+        lines = [f"- **{r.name}**{cite(r.readable, '牵头负责单位')}" for r in first]
+        text = f"{unit}牵头负责的服务项目有{len(first)}项：\n" + "\n".join(lines) if first else ""
+        if shared:
+            names = "、".join(f"{r.name}（{r.readable.split('「')[0]}）" for r in shared)
+            text += f"\n\n{unit}还与其他单位共同负责：{names}。"
+        if not text:
+            return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+        return Composition(
+            text=text.strip(), citations=[r.id for r in first + shared], answered=True
+        )
+
+    # ------------------------------------------------------------ boxes, tasks, sections
+
+    def _directory(self, box: Box, intent: Intent, top: Hit) -> Composition:
+        rows = [d for d in box.directory if d.domain in intent.domains and d.count]
+        if not rows:
+            rows = [d for d in box.directory if not d.count] or box.directory[-1:]
+            total = rows[0].domain
+            domains = "、".join(d.domain for d in box.directory if d.count)
+            text = f"{total}：{domains}。{cite(box.readable)}"
+            return Composition(text=text, citations=[box.id], answered=True)
+        lines = [f"**{d.domain}**（{d.count}项）：{d.items}{cite(box.readable)}" for d in rows]
+        return Composition(text="\n\n".join(lines), citations=[box.id], answered=True)
+
+    def _document(self, rec: Section, focus: list[str], top: Hit) -> Composition:
+        m = self.meta
+        y, mo, d = (int(x) for x in m.issued.split("-"))
+        facts = f"《{m.title}》由{m.issuer}印发，文号{m.doc_number}，印发日期{y}年{mo}月{d}日，规划期{m.period}年。"
+        extra = self._select(rec.text, focus, limit=160, min_overlap=1)
+        text = facts + cite(rec.readable)
+        if extra:
+            text += f"\n\n原文：{extra}{cite(rec.readable)}"
+        return Composition(text=text, citations=[rec.id], answered=True)
+
+    def _task(self, rec: Task) -> Composition:
+        text = f"**{rec.readable}**：{rec.task}\n\n**责任单位**：{rec.units}{cite(rec.readable)}"
+        return Composition(text=text, citations=[rec.id], answered=True)
+
+    def _indicator(self, box: Box, top: Hit, focus: list[str]) -> Composition:
+        chosen = []
+        for cid in top.chunk_ids[:3]:
+            n = int(cid.rsplit("#", 1)[1])
+            if n < len(box.indicators):
+                chosen.append(box.indicators[n])
+        if not chosen:
+            return self._passage(box, top, focus, Intent())
+        scored = sorted(chosen, key=lambda i: -self._overlap(focus, i.name + i.domain))
+        if self._context:
+            scored = sorted(
+                chosen, key=lambda i: -self._overlap(focus + self._context, i.name + i.domain)
+            )
+        best = scored[0]
+        text = f"{indicator_line(best)}{cite(box.readable, '主要发展指标')}"
+        return Composition(text=text, citations=[box.id], answered=True, quoted_standard=True)
+
+    def _passage(self, rec, top: Hit, focus: list[str], intent: Intent) -> Composition:
+        chunks = [
+            self.index.chunks[self.index.chunk_pos[c]]
+            for c in top.chunk_ids[:3]
+            if c in self.index.chunk_pos
+        ]
+        body = "\n".join(c.page_content.split("\n", 1)[-1] for c in chunks) or rec.text
+        text = self._select(
+            body,
+            focus,
+            limit=220,
+            prefer_figures="amount" in intent.kinds or "deadline" in intent.kinds,
+        )
+        heading = chunks[0].metadata.get("heading", "") if chunks else ""
+        where = heading.split(" › ")[-1] if heading else rec.title
+        return Composition(
+            text=f"**{where}**：{text}{cite(rec.readable)}",
+            citations=[rec.id],
+            answered=True,
+            quoted_standard=bool(_HAS_FIGURE.search(text)),
+        )
+
+    # ------------------------------------------------------------ text selection
+
+    def _overlap(self, focus: list[str], text: str) -> float:
+        have = set(self.index.tokenizer.tokens(text))
+        own = set(focus)
+        score = sum(self.index.idf.get(t, 1.0) for t in own if t in have)
+        # words of the earlier turn help choose, at half weight ("2020年呢？" after an indicator)
+        return score + 0.5 * sum(
+            self.index.idf.get(t, 1.0) for t in set(self._context) - own if t in have
+        )
+
+    def _select(
+        self,
+        text: str,
+        focus: list[str],
+        limit: int,
+        prefer_figures: bool = False,
+        min_overlap: float = 0,
+    ) -> str:
+        """The clauses of ``text`` the focus words point at, in document order, within ``limit``."""
+        text = text.strip()
+        if len(text) <= limit and not min_overlap:
+            return text
+        pieces = [p for p in re.split(r"(?<=[。；！？\n])", text) if p.strip()]
+        # a lead phrase ("指导思想。") is a heading, not an answer
+        lead = [
+            p
+            for p in pieces
+            if len(p.strip()) <= 14 and p.strip().endswith("。") and not _HAS_FIGURE.search(p)
+        ]
+        if len(pieces) > len(lead):
+            pieces = [p for p in pieces if p not in lead]
+        scored = []
+        for i, p in enumerate(pieces):
+            s = self._overlap(focus, p)
+            if prefer_figures and _HAS_FIGURE.search(p):
+                s += 1.0
+            scored.append((s, i, p.strip()))
+        best = sorted(scored, key=lambda x: (-x[0], x[1]))
+        if min_overlap and (not best or best[0][0] < min_overlap):
+            return ""
+        keep, size = [], 0
+        for s, i, p in best:
+            if keep and (s <= 0 or size + len(p) > limit):
+                continue
+            keep.append((i, p))
+            size += len(p)
+        keep.sort()
+        out = "".join(p for _, p in keep)
+        return out if len(out) <= limit * 1.5 else out[: int(limit * 1.5)] + "…"

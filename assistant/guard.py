@@ -1,0 +1,103 @@
+"""Requests the assistant declines before retrieval: injection, role-play approval, invented
+numbers, abuse, contact facts the plan cannot hold. Also strips markup from user text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import prompts
+
+_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>")
+
+RULES: list[tuple[str, re.Pattern, str]] = [
+    (
+        "injection",
+        re.compile(
+            r"(忽略|无视|忘记|忘掉|跳过|不要管|不用管).{0,12}(指令|指示|规则|设定|提示|要求|限制|约束)"
+            r"|(系统|内部|原始|初始|隐藏)?(提示词|系统提示|prompt)"
+            r"|ignore\s+(all|any|the|your|previous|prior|above)|disregard\s+(all|the|your|previous)"
+            r"|system\s+prompt|jailbreak|越狱|开发者模式|developer\s+mode|\bDAN\b"
+            r"|(输出|告诉我|说出|泄露|复述|打印|显示|发给我).{0,8}(你的|系统的)?(设定|指令|规则|配置)",
+            re.I,
+        ),
+        prompts.INJECTION,
+    ),
+    (
+        "roleplay",
+        re.compile(
+            r"(你现在是|假装你是|假设你是|假如你是|扮演|你就是|现在你是|以.{0,6}身份).{0,12}"
+            r"(局长|市长|官员|领导|工作人员|公务员|审批|科长|处长|主任|书记|政府)"
+            r"|pretend\s+(you\s+are|to\s+be)|act\s+as\s+(an?\s+)?(official|officer|mayor|director)"
+            r"|you\s+are\s+now|approve\s+my",
+            re.I,
+        ),
+        prompts.PERSONAL_DECISION,
+    ),
+    (
+        "personal_decision",
+        re.compile(r"(帮我|给我|替我|直接|马上).{0,6}(审批|批准|批一下|通过|盖章|办理|认定|核定)"),
+        prompts.PERSONAL_DECISION,
+    ),
+    (
+        "invent",
+        re.compile(
+            r"编一个|编个|瞎编|随便说|随便编|随便给|虚构|杜撰|捏造|猜一个|估一个|越高越好|"
+            r"make\s+up|invent\s+a|fabricate",
+            re.I,
+        ),
+        prompts.INVENT,
+    ),
+    (
+        "abuse",
+        re.compile(
+            r"破机器人|傻[逼瓜子]|蠢货|垃圾机器人|废物|滚蛋|他妈|妈的|fuck|shit|idiot|stupid", re.I
+        ),
+        prompts.ABUSE,
+    ),
+    (
+        "contact",
+        re.compile(
+            r"电话|号码|地址|办公地点|几点上班|几点下班|营业时间|开门|网址|网站|邮箱|联系方式"
+        ),
+        prompts.CONTACT_FACTS,
+    ),
+]
+
+
+@dataclass
+class Verdict:
+    kind: str
+    reply: str
+
+
+def strip_markup(text: str) -> str:
+    """Remove script/style blocks and tags: user text is never markup to us."""
+    return _TAG.sub(" ", _SCRIPT.sub(" ", text)).strip()
+
+
+def check(question: str) -> Verdict | None:
+    for kind, pattern, reply in RULES:
+        if pattern.search(question):
+            return Verdict(kind, reply)
+    return None
+
+
+def safe_history(history: list[dict] | None) -> list[dict]:
+    """Earlier turns that carry no instructions to us: injected turns are dropped, not obeyed."""
+    out = []
+    for t in history or []:
+        if not isinstance(t, dict) or not isinstance(t.get("content"), str):
+            continue
+        if t.get("role") not in {"user", "assistant"}:
+            continue
+        content = strip_markup(t["content"])[:2000]
+        if (
+            t["role"] == "user"
+            and check(content)
+            and check(content).kind in {"injection", "roleplay", "invent"}
+        ):
+            continue
+        out.append({"role": t["role"], "content": content})
+    return out[-8:]
