@@ -8,6 +8,7 @@ built with another model is never mixed with this one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -152,10 +153,8 @@ def _build(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    try:
+    with contextlib.suppress(Exception):
         client.delete_collection(settings.chroma_collection)
-    except Exception:
-        pass
     meta = {"hnsw:space": "cosine"} | {f"policyqa_{k}": v for k, v in want.items()}
     col = client.create_collection(
         settings.chroma_collection, metadata=meta, embedding_function=None
