@@ -144,6 +144,9 @@ def _open_or_reset(settings: Settings):
             broken,
         )
         shutil.move(str(settings.index_dir), str(broken))
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # chroma caches the old store per path
         return open_client(settings)
 
 

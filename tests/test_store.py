@@ -1,0 +1,134 @@
+"""The Chroma index and its manifest: built once, rebuilt when stale, never mixed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.chunks import build_chunks, split_sentences
+from assistant.documents import all_records
+from assistant.store import ensure_index, manifest_path, open_client, open_vectorstore
+
+from .conftest import CORPUS, FakeEmbeddings
+
+
+def test_chunks_are_stable_and_labelled():
+    records = all_records(CORPUS)
+    first, second = build_chunks(records), build_chunks(records)
+    assert [d.id for d in first] == [d.id for d in second]
+    assert len({d.id for d in first}) == len(first)
+    by_id = {d.id: d for d in first}
+    orphan = by_id["清单-56#0"]
+    assert orphan.page_content.startswith(
+        "附件1 基本公共服务清单 › 五、基本社会服务 › 第56项 孤儿养育保障"
+    )
+    assert "服务对象：" in orphan.page_content and "服务指导标准：" in orphan.page_content
+    assert orphan.metadata["citation_id"] == "清单-56" and orphan.metadata["item_number"] == 56
+    assert orphan.metadata["domain"] == "基本社会服务"
+    sub = [d for d in first if d.metadata["citation_id"] == "章节-三（五）"]
+    assert sub and all(d.metadata["section_path"].endswith("（五）基本社会服务") for d in sub)
+    indicators = [d for d in first if d.metadata["citation_id"] == "专栏-1"]
+    assert len(indicators) == 30
+
+
+def test_split_never_cuts_a_sentence():
+    text = "第一句话很长。" * 80
+    pieces = split_sentences(text, 100)
+    assert "".join(pieces) == text
+    assert all(p.endswith("。") and len(p) <= 100 for p in pieces)
+
+
+def test_index_built_once_then_reused(tmp_settings):
+    emb = FakeEmbeddings()
+    m1 = ensure_index(tmp_settings, emb)
+    assert emb.calls > 0 and m1["chunks"] == len(build_chunks(all_records(CORPUS)))
+    assert json.loads(manifest_path(tmp_settings).read_text())["model_id"] == "fake-model"
+    calls = emb.calls
+    assert ensure_index(tmp_settings, emb) == m1
+    assert emb.calls == calls  # up to date: nothing embedded again
+
+
+def test_other_model_or_dimension_rebuilds_not_mixes(tmp_settings):
+    ensure_index(tmp_settings, FakeEmbeddings(32, "model-a"))
+    other = FakeEmbeddings(16, "model-b")
+    m = ensure_index(tmp_settings, other)
+    assert m["model_id"] == "model-b" and other.calls > 0
+    col = open_client(tmp_settings).get_collection(tmp_settings.chroma_collection)
+    assert col.metadata["policyqa_model_id"] == "model-b"
+    got = col.get(limit=1, include=["embeddings"])
+    assert len(got["embeddings"][0]) == 16
+
+
+def test_corrupted_index_is_moved_aside_and_rebuilt(tmp_settings):
+    ensure_index(tmp_settings, FakeEmbeddings())
+    db = tmp_settings.index_dir / "chroma" / "chroma.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
+    m = ensure_index(tmp_settings, FakeEmbeddings())
+    assert m["chunks"] > 0
+    assert list(tmp_settings.index_dir.parent.glob("index.broken-*"))
+
+
+def test_vectorstore_search_uses_our_embeddings(tmp_settings):
+    emb = FakeEmbeddings()
+    ensure_index(tmp_settings, emb)
+    vs = open_vectorstore(tmp_settings, emb)
+    pairs = vs.similarity_search_by_vector_with_relevance_scores(emb.embed_query("孤儿"), k=3)
+    assert len(pairs) == 3 and all(doc.id for doc, _ in pairs)
+
+
+@pytest.mark.slow
+def test_chroma_server_mode(tmp_path):
+    """A real `chroma run` server on localhost, started by the test."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from assistant.settings import Settings
+
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "srv"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("chroma server did not start")
+        settings = Settings(chroma_url=f"http://127.0.0.1:{port}", index_dir=tmp_path / "unused")
+        emb = FakeEmbeddings()
+        m = ensure_index(settings, emb)
+        assert m["chunks"] > 0 and not (tmp_path / "unused" / "chroma").exists()
+        vs = open_vectorstore(settings, emb)
+        assert vs.similarity_search_by_vector_with_relevance_scores(emb.embed_query("低保"), k=2)
+        # a foreign model on a shared server is refused, not overwritten
+        from assistant.store import IndexError_
+
+        with pytest.raises(IndexError_, match="--rebuild"):
+            ensure_index(settings, FakeEmbeddings(16, "other-model"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
