@@ -118,6 +118,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report=Path(args.report) if args.report else None,
             baselines=args.baselines,
             progress=not args.quiet,
+            gate=Path(args.gate) if args.gate else None,
         )
     except QuestionSetError as e:
         print(str(e), file=sys.stderr)
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report", help="write the self-contained HTML report here")
     s.add_argument("--baselines", action="store_true", help="also measure retrieval baselines")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--gate", help="floors JSON: exit 1 when a headline score falls below")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="start the page and the API")

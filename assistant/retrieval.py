@@ -21,6 +21,7 @@ from .settings import Settings
 from .text import Tokenizer, expand_aliases, fold, vocabulary_from_records
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
 class Hit(BaseModel):
@@ -104,6 +105,7 @@ class PlanIndex:
     def __init__(self, records: list[AnyRecord], aliases: dict[str, tuple[str, ...]]):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.records = {r.id: r for r in records}
         self.chunks = build_chunks(records)
         self.chunk_pos = {d.id: i for i, d in enumerate(self.chunks)}
