@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -42,7 +43,11 @@ class Service:
             settings.min_evidence,
             settings.max_answer_items,
         )
-        self._llm = None
+        self.llm_chain = None
+        if settings.llm_enabled:
+            from .llm import build_chain, make_llm
+
+            self.llm_chain = build_chain(make_llm(settings))
         logger.info("service ready in %.1f s", time.perf_counter() - t0)
 
     # -- retrieval
@@ -96,7 +101,45 @@ class Service:
             degraded=result.degraded and self.embeddings is not None,
             timings=result.timings,
         )
+        if comp.answered and self.llm_chain is not None:
+            self._with_llm(ans, hist)
         return self._finish(ans, t0)
+
+    def _with_llm(self, ans: Answer, hist: list[dict]) -> None:
+        """Replace the extractive text by a checked LLM answer; on any failure keep it."""
+        from .llm import check_answer, generate, readable_citations
+
+        t0 = time.perf_counter()
+        try:
+            raw = generate(self.llm_chain, ans.question, hist, ans.sources)
+        except Exception as e:
+            logger.warning("LLM unavailable, extractive answer given: %s", type(e).__name__)
+            ans.notices.append(prompts.LLM_FALLBACK_NOTICE)
+            ans.text = f"> {prompts.LLM_FALLBACK_NOTICE}\n\n{ans.text}"
+            return
+        finally:
+            ans.timings["llm_ms"] = (time.perf_counter() - t0) * 1000
+        checked = check_answer(raw, ans.sources)
+        if not checked.ok:
+            logger.warning("LLM answer rejected (%s); extractive answer given", checked.reason)
+            ans.reason = None
+            ans.timings["llm_rejected"] = 1.0
+            return
+        text = readable_citations(raw, ans.sources)
+        if prompts.PERIOD_NOTICE not in text and any(ch.isdigit() for ch in text):
+            text += f"\n\n> {prompts.PERIOD_NOTICE}"
+        ans.text, ans.citations, ans.mode = text, checked.citations, "llm"
+
+    def stream(self, question: object, history: list[dict] | None = None):
+        """Yield (partial text, final Answer or None). The answer is checked before the first
+        character is shown, so an unsupported number never appears even for a moment."""
+        ans = self.answer(question, history)
+        pieces = [p for p in re.split(r"(?<=[。；！？\n])", ans.text) if p]
+        shown = ""
+        for p in pieces[:-1]:
+            shown += p
+            yield shown, None
+        yield ans.text, ans
 
     def _source(self, h: Hit) -> Source:
         rec = self.by_id[h.id]

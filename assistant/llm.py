@@ -1,0 +1,120 @@
+"""Optional LLM answers over the retrieved sources, checked before anyone sees them.
+
+The chain is LCEL on langchain-core: prompt | chat model | text. After generation every
+citation must name a retrieved source and every number must occur in a cited source; an answer
+that fails either check, or an endpoint that is down, slow or talks nonsense, gives way to the
+extractive answer. A model is built with ``init_chat_model`` for any OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from . import prompts
+from .settings import Settings
+from .text import fold
+
+logger = logging.getLogger(__name__)
+
+_CITATION = re.compile(r"\[((?:清单|分工|专栏)-\d+|章节-[^\]\s]{1,12})\]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# numbers the assistant may always say: the plan's own dates and the hotline
+_ALWAYS = {"2018", "2016", "2020", "12345"}
+
+
+class LLMUnavailable(RuntimeError):
+    pass
+
+
+def make_llm(settings: Settings):
+    """A chat model for the configured OpenAI-compatible endpoint (None when not configured)."""
+    if not settings.llm_enabled:
+        return None
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError:  # langchain (not only -core) absent: build the OpenAI client directly
+        init_chat_model = None
+    kwargs = dict(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout=settings.llm_timeout,
+        max_retries=0,
+        temperature=settings.llm_temperature,
+    )
+    try:
+        if init_chat_model is not None:
+            return init_chat_model(settings.llm_model, model_provider="openai", **kwargs)
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model=settings.llm_model, **kwargs)
+    except ImportError as e:
+        raise LLMUnavailable("LLM mode needs langchain-openai: pip install langchain-openai") from e
+
+
+def build_chain(llm):
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", prompts.SYSTEM_PROMPT), ("human", prompts.USER_PROMPT)]
+    )
+    return prompt | llm | StrOutputParser()
+
+
+def format_sources(sources) -> str:
+    return "\n\n".join(f"[{s.id}] {s.readable}\n{s.text}" for s in sources)
+
+
+def format_history(history: list[dict]) -> str:
+    lines = [
+        f"{'用户' if t['role'] == 'user' else '助手'}：{t['content'][:300]}" for t in history[-6:]
+    ]
+    return "\n".join(lines) or "（无）"
+
+
+@dataclass
+class Checked:
+    ok: bool
+    citations: list[str]
+    reason: str = ""
+
+
+def check_answer(text: str, sources) -> Checked:
+    """Citations must be retrieved sources; numbers must occur in a cited source."""
+    by_id = {s.id: s for s in sources}
+    cited = list(dict.fromkeys(m.group(1) for m in _CITATION.finditer(text)))
+    if not cited:
+        return Checked(False, [], "no citation")
+    stray = [c for c in cited if c not in by_id]
+    if stray:
+        return Checked(False, cited, f"cites sources that were not retrieved: {stray}")
+    body = _CITATION.sub(" ", text).replace(prompts.PERIOD_NOTICE, " ")
+    evidence = fold(" ".join(by_id[c].text for c in cited))
+    evidence_numbers = set(_NUMBER.findall(evidence))
+    for num in _NUMBER.findall(fold(body)):
+        if num not in evidence_numbers and num not in _ALWAYS:
+            return Checked(False, cited, f"number {num} is in no cited source")
+    return Checked(True, cited)
+
+
+def readable_citations(text: str, sources) -> str:
+    """[清单-56] -> 〔清单第56项「孤儿养育保障」〕 for people; the IDs stay in Answer.citations."""
+    by_id = {s.id: s for s in sources}
+    return _CITATION.sub(
+        lambda m: f"〔{by_id[m.group(1)].readable}〕" if m.group(1) in by_id else m.group(0), text
+    )
+
+
+def generate(chain, question: str, history: list[dict], sources) -> str:
+    out = chain.invoke(
+        {
+            "question": question,
+            "history": format_history(history),
+            "sources": format_sources(sources),
+        }
+    )
+    if not isinstance(out, str) or not out.strip():
+        raise LLMUnavailable("empty reply")
+    return out.strip()
