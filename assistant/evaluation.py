@@ -193,6 +193,11 @@ def run_eval_command(
     result["question_set"] = str(path)
     if baselines:
         result["baselines"] = run_baselines(questions, service, progress=progress)
+    from .judge import judge_report
+
+    result["llm_judge"] = judge_report(result, service)
+    if "skipped" in result["llm_judge"]:
+        print(f"LLM judge skipped: {result['llm_judge']['skipped']}")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

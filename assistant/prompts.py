@@ -49,3 +49,19 @@ USER_PROMPT = """对话历史（供理解指代，不作为依据）：
 {sources}
 
 问题：{question}"""
+
+# --- LLM judge (evaluation only)
+
+JUDGE_FAITHFULNESS = """把下面的回答拆成若干条独立的陈述，逐条判断它能否完全由资料推出。
+只输出JSON数组，例如 [{{"statement": "...", "supported": true}}]。
+
+资料：
+{context}
+
+回答：
+{answer}"""
+
+JUDGE_RELEVANCY = """根据下面的回答，写出3个这个回答正好能回答的问题。只输出JSON字符串数组。
+
+回答：
+{answer}"""

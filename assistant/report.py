@@ -167,12 +167,22 @@ th{{background:#f3f3f3}} pre{{white-space:pre-wrap;margin:0;font-size:12px}}
 <p>题集：{e(str(report.get("question_set", "")))} · 题数 {report["n"]}（可答 {report["n_answerable"]}，不可答 {report["n_unanswerable"]}）
 · 模式：{e(report.get("mode", ""))} · 向量模型：{e(report.get("model_id", ""))} · 时间：{e(report.get("date", ""))}</p>
 <h2>总体指标</h2>{headline}
+<p>LLM 评审（RAGAS 定义的 faithfulness / answer relevancy）：{e(_judge(report))}</p>
 <h2>图表</h2><div class="grid">{"".join(f"<div>{c}</div>" for c in charts)}</div>
 <h2>分题型</h2>{type_table}
 {base_html}
 <h2>未通过的题（{len(fail_rows)}）</h2>{fail_table}
 </body></html>"""
     path.write_text(doc, encoding="utf-8")
+
+
+def _judge(report: dict) -> str:
+    j = report.get("llm_judge") or {}
+    if "skipped" in j:
+        return f"未运行：{j['skipped']}"
+    if not j:
+        return "未运行"
+    return f"faithfulness {_fmt(j.get('faithfulness'))}, answer relevancy {_fmt(j.get('answer_relevancy'))}（{j.get('judged')} 题）"
 
 
 def write_markdown(report: dict, path: Path) -> None:
@@ -212,5 +222,11 @@ def write_markdown(report: dict, path: Path) -> None:
             lines.append(
                 f"| {n} | {_fmt(b['hit_at_1'])} | {_fmt(b['hit_at_5'])} | {_fmt(b['mrr'])} | {b['latency_ms_p50']} | {b['latency_ms_p95']} |"
             )
-    lines += ["", f"未通过 {len(failures(report))} 题，详见同名 HTML 报告。", ""]
+    lines += [
+        "",
+        f"LLM 评审：{_judge(report)}",
+        "",
+        f"未通过 {len(failures(report))} 题，详见同名 HTML 报告。",
+        "",
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -155,3 +155,34 @@ def test_malformed_set_exits_2_naming_the_line(tmp_path, capsys):
     assert main(["eval", str(p), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl:2" in err and "清单-999" in err
+
+
+def test_llm_judge_scores_with_a_fake_model(qfile, service):
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from assistant.judge import judge_report
+
+    report = run_eval(load_questions(qfile), service)
+    answered = sum(q["answered"] for q in report["questions"])
+    replies = []
+    for _ in range(answered):
+        replies.append(
+            AIMessage(
+                content='[{"statement": "a", "supported": true}, {"statement": "b", "supported": false}]'
+            )
+        )
+        replies.append(
+            AIMessage(
+                content='["散居孤儿每个月生活费多少钱？", "孤儿生活费标准是多少？", "孤儿每月领多少？"]'
+            )
+        )
+    judged = judge_report(report, service, llm=GenericFakeChatModel(messages=iter(replies)))
+    assert judged["faithfulness"] == 0.5 and judged["judged"] == answered
+    assert 0.5 < judged["answer_relevancy"] <= 1.0
+
+
+def test_llm_judge_skipped_without_endpoint(bm25_service):
+    from assistant.judge import judge_report
+
+    assert "POLICYQA_LLM_BASE_URL" in judge_report({"questions": []}, bm25_service)["skipped"]
