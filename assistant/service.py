@@ -43,6 +43,7 @@ class Service:
             settings.min_evidence,
             settings.max_answer_items,
         )
+        self._feedback = None
         self.llm_chain = None
         if settings.llm_enabled:
             from .llm import build_chain, make_llm
@@ -171,6 +172,28 @@ class Service:
             },
         )
         return ans
+
+    @property
+    def feedback(self):
+        if self._feedback is None:
+            from .feedback import FeedbackStore
+
+            self._feedback = FeedbackStore(self.settings.feedback_db)
+        return self._feedback
+
+    def health(self) -> dict:
+        from collections import Counter
+
+        return {
+            "status": "degraded" if self.retriever.last_error else "ok",
+            "index_loaded": self.retriever.vectorstore is not None,
+            "vector_search": "unavailable" if self.retriever.last_error else "ok",
+            "model_id": self.embeddings.model_id if self.embeddings else None,
+            "manifest": self.manifest,
+            "records": dict(Counter(r.kind for r in self.records)),
+            "chunks": len(self.index.chunks),
+            "llm": bool(self.llm_chain),
+        }
 
     def warm_up(self) -> None:
         """One query through every part, so the first user does not pay for lazy loading."""

@@ -65,3 +65,57 @@ def service(tmp_path_factory):
     svc = Service(s)
     svc.warm_up()
     return svc
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real app (page + API) under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, app, port: int):
+        import uvicorn
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        import threading
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        import time
+        import urllib.request
+
+        self.thread.start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live(service, tmp_path_factory):
+    """The page and the API over the real service."""
+    from assistant.server import create_app
+
+    service.settings.feedback_db = tmp_path_factory.mktemp("fb") / "feedback.sqlite3"
+    service._feedback = None
+    app = create_app(service, service.settings)
+    with LiveServer(app, free_port()) as srv:
+        yield srv

@@ -1,0 +1,307 @@
+"""One server: the Gradio page at /, an OpenAI-compatible API at /v1, health at /healthz."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from .feedback import redact
+from .settings import Settings, get_settings
+
+logger = logging.getLogger("policyqa.api")
+
+MODEL_NAME = "policyqa"
+MAX_BODY_BYTES = 64 * 1024
+MAX_MESSAGES = 50
+
+
+# ---------------------------------------------------------------- logs
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line; phone and 身份证 numbers redacted; no stack trace to users."""
+
+    FIELDS = (
+        "request_id",
+        "path",
+        "status",
+        "latency_ms",
+        "mode",
+        "answered",
+        "degraded",
+        "reason",
+        "client",
+    )
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created)),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for key in self.FIELDS:
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["error"] = redact(self.formatException(record.exc_info))[-4000:]
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "uvicorn.access", "sentence_transformers", "chromadb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# ---------------------------------------------------------------- rate limit
+
+
+class TokenBucket:
+    """Per-client token bucket: `rate` requests per second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 10_000):
+        self.rate, self.burst, self.max_clients = rate, burst, max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """0 when allowed; otherwise seconds until a token is available."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            if len(self._buckets) > self.max_clients:  # forget the idle, bounded memory
+                for k in list(self._buckets)[: self.max_clients // 2]:
+                    del self._buckets[k]
+            return (1 - tokens) / self.rate
+
+
+# ---------------------------------------------------------------- app
+
+
+def _error(
+    status: int, message: str, kind: str = "invalid_request_error", headers=None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status, headers=headers
+    )
+
+
+def _references(answer) -> list[dict]:
+    by_id = {s.id: s for s in answer.sources}
+    ordered = [by_id[c] for c in answer.citations if c in by_id]
+    return [{"id": s.id, "title": s.title, "readable": s.readable, "text": s.text} for s in ordered]
+
+
+def _parse_messages(body) -> tuple[str, list[dict]]:
+    """(question, history) from OpenAI messages; system messages cannot change our rules."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages 不能为空。")
+    turns = []
+    for m in messages[-MAX_MESSAGES:]:
+        if not isinstance(m, dict):
+            raise ValueError("messages 的每一项都应是对象。")
+        role, content = m.get("role"), m.get("content")
+        if isinstance(content, list):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if role in {"user", "assistant"} and isinstance(content, str):
+            turns.append({"role": role, "content": content})
+    if not turns or turns[-1]["role"] != "user":
+        raise ValueError("最后一条消息应是用户的问题。")
+    return turns[-1]["content"], turns[:-1]
+
+
+def create_app(service=None, settings: Settings | None = None, with_page: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    if service is None:
+        from .service import get_service
+
+        service = get_service()
+    bucket = TokenBucket(settings.rate_limit_rps, settings.rate_limit_burst)
+    app = FastAPI(
+        title="泉城政策通 API", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json"
+    )
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        request.state.rid = rid
+        t0 = time.perf_counter()
+        path = request.url.path
+        client = request.client.host if request.client else "unknown"
+        if path.startswith("/v1"):
+            if key and request.headers.get("authorization", "") != f"Bearer {key}":
+                return _error(
+                    401,
+                    "缺少或错误的 API 密钥（Authorization: Bearer …）。",
+                    "authentication_error",
+                )
+            wait = bucket.take(client)
+            if wait:
+                return _error(
+                    429,
+                    "请求过于频繁，请稍后再试。",
+                    "rate_limit_error",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
+            size = int(request.headers.get("content-length") or 0)
+            if size > MAX_BODY_BYTES:
+                return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        try:
+            response = await call_next(request)
+        except Exception:  # never a stack trace to a user
+            logger.exception("unhandled error", extra={"request_id": rid, "path": path})
+            response = _error(500, "服务暂时出错，请稍后再试或拨打12345。", "server_error")
+        response.headers["X-Request-ID"] = rid
+        if path.startswith(("/v1", "/healthz")):
+            logger.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "path": path,
+                    "status": response.status_code,
+                    "client": client,
+                    "latency_ms": round((time.perf_counter() - t0) * 1000, 1),
+                },
+            )
+        return response
+
+    @app.get("/healthz")
+    def healthz():
+        return service.health()
+
+    @app.get("/v1/models")
+    def models():
+        return {
+            "object": "list",
+            "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "policyqa"}],
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "请求不是有效的 JSON。")
+        try:
+            question, history = _parse_messages(body)
+        except ValueError as e:
+            return _error(400, str(e))
+        if not question.strip():
+            return _error(400, "问题不能为空，请输入您想了解的政策。")
+        from starlette.concurrency import run_in_threadpool
+
+        answer = await run_in_threadpool(service.answer, question, history)
+        rid = request.state.rid
+        logger.info(
+            "answer",
+            extra={
+                "request_id": rid,
+                "mode": answer.mode,
+                "answered": answer.answered,
+                "degraded": answer.degraded,
+                "reason": answer.reason,
+                "latency_ms": round(answer.timings.get("answer_ms", 0), 1),
+            },
+        )
+        created = int(time.time())
+        cid = f"chatcmpl-{rid}"
+        extra = {
+            "references": _references(answer),
+            "policyqa": {
+                "citations": answer.citations,
+                "answered": answer.answered,
+                "mode": answer.mode,
+                "degraded": answer.degraded,
+                "reason": answer.reason,
+            },
+        }
+        if body.get("stream"):
+            return StreamingResponse(
+                _sse(cid, created, answer, extra), media_type="text/event-stream"
+            )
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_NAME,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(question),
+                "completion_tokens": len(answer.text),
+                "total_tokens": len(question) + len(answer.text),
+            },
+            **extra,
+        }
+
+    if with_page:
+        import gradio as gr
+
+        import ui
+
+        blocks = ui.build_ui(service)
+        blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+        app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False, **ui.launch_kwargs())
+    return app
+
+
+def _sse(cid: str, created: int, answer, extra: dict) -> Iterator[str]:
+    def chunk(delta: dict, finish=None, more=None) -> str:
+        data = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL_NAME,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if more:
+            data.update(more)
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    text = answer.text
+    step = 24
+    for i in range(0, len(text), step):
+        yield chunk({"content": text[i : i + step]})
+    yield chunk({}, "stop", extra)
+    yield "data: [DONE]\n\n"
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    import uvicorn
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = get_settings()
+    configure_logging()
+    app = create_app(settings=settings)
+    host, port = host or settings.host, port or settings.port
+    logger.info(f"泉城政策通 ready on http://{host}:{port}/ (API: /v1/chat/completions)")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

@@ -1,0 +1,116 @@
+"""The page in a real browser: Playwright driving Debian's Chromium, headless, on loopback only."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = os.environ.get("POLICYQA_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def page(live):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        ctx = browser.new_context(viewport={"width": 1100, "height": 1400}, locale="zh-CN")
+        pg = ctx.new_page()
+        pg.outside = []  # every request that left the machine
+        pg.dialogs = []
+        pg.on(
+            "request",
+            lambda r: (
+                pg.outside.append(r.url)
+                if urlparse(r.url).hostname not in {"127.0.0.1", "localhost", None}
+                and r.url.startswith("http")
+                else None
+            ),
+        )
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.goto(live.url + "/", wait_until="domcontentloaded")  # gradio keeps a connection open
+        pg.locator("#question textarea").wait_for(timeout=60_000)
+        yield pg
+        ctx.close()
+        browser.close()
+
+
+def ask(page, question: str, expect: str):
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    try:
+        page.locator("#chat").get_by_text(expect, exact=False).last.wait_for(timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+
+
+def test_ask_open_source_follow_up_feedback_search(page, live, service):
+    ask(page, "散居孤儿每个月生活费多少？", "1120元")
+    chat = page.locator("#chat").inner_text()
+    assert "清单第56项" in chat and "2016–2020" in chat
+    page.screenshot(path=str(ARTIFACTS / "01-answer.png"), full_page=True)
+
+    card = page.locator('#sources details[data-id="清单-56"]')
+    card.locator("summary").click()
+    assert card.get_attribute("open") is not None
+    assert "1410元" in card.inner_text() and "市民政局" in card.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "02-source-card.png"), full_page=True)
+
+    ask(page, "那机构养育的呢？", "1410元")
+
+    page.locator("#fb-comment textarea").fill("很有用，我的电话13812345678")
+    page.locator("#fb-up").click()
+    page.locator("#fb-status").get_by_text("已记录").wait_for(timeout=15_000)
+    rows = (
+        sqlite3.connect(service.settings.feedback_db)
+        .execute("SELECT rating, question, comment, citations FROM feedback")
+        .fetchall()
+    )
+    assert rows[-1][0] == "up" and "机构养育" in rows[-1][1]
+    assert "13812345678" not in rows[-1][2] and "清单-56" in rows[-1][3]
+    page.screenshot(path=str(ARTIFACTS / "03-follow-up-feedback.png"), full_page=True)
+
+    page.get_by_role("tab", name="查询").click()
+    page.locator("#lookup-q textarea").fill("孤儿养育")
+    page.locator("#card").get_by_text("孤儿养育保障").first.wait_for(timeout=20_000)
+    assert "1120元" in page.locator("#card").inner_text()
+    assert "清单第56项" in page.locator("#copy-text textarea").input_value()
+    page.screenshot(path=str(ARTIFACTS / "04-lookup.png"), full_page=True)
+    assert page.outside == [], f"the page loaded something from outside: {page.outside[:3]}"
+
+
+def test_markup_typed_by_a_user_is_shown_as_text(page):
+    page.get_by_role("tab", name="问答").click()
+    page.locator("#clear").click()
+    payload = "<img src=x onerror=alert(1)>婚检要钱吗？"
+    ask(page, payload, "婚前医学检查")
+    assert page.dialogs == []
+    assert "<img src=x onerror=alert(1)>" in page.locator("#chat").inner_text()
+    assert page.locator("#chat img[src='x']").count() == 0
