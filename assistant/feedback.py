@@ -47,15 +47,14 @@ class FeedbackStore:
         self.retries = retries
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._conn() as c:
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute(SCHEMA)
+        self._retry(lambda c: c.execute("PRAGMA journal_mode=WAL"))
+        self._retry(lambda c: c.execute(SCHEMA))
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn = sqlite3.connect(self.path, timeout=2.0, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=2000")
             self._local.conn = conn
         return conn
 
@@ -72,15 +71,21 @@ class FeedbackStore:
             redact(answer)[:20000],
             json.dumps(citations, ensure_ascii=False),
         )
+        cur = self._retry(
+            lambda c: c.execute(
+                "INSERT INTO feedback (created_at, rating, comment, question, answer, citations)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
+        return int(cur.lastrowid)
+
+    def _retry(self, op):
+        """Run op(connection), retrying while another writer holds the lock."""
         delay = 0.05
         for attempt in range(self.retries):
             try:
-                cur = self._conn().execute(
-                    "INSERT INTO feedback (created_at, rating, comment, question, answer, citations)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                return int(cur.lastrowid)
+                return op(self._conn())
             except sqlite3.OperationalError as e:  # "database is locked" beyond busy_timeout
                 if "locked" not in str(e) and "busy" not in str(e):
                     raise

@@ -50,6 +50,11 @@ def open_client(settings: Settings):
             settings=_chroma_settings(),
         )
     path = settings.index_dir / "chroma"
+    if not path.exists():
+        # chroma caches an opened store per path: a deleted folder must not be served from it
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
@@ -112,7 +117,10 @@ def ensure_index(
     chunks = build_chunks(all_records(settings.corpus_dir))
     want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, len(chunks))
     client = _open_or_reset(settings)
-    problem = None if rebuild else _problem(read_manifest(client, settings), want)
+    found = read_manifest(client, settings)
+    if found and not settings.chroma_url and not manifest_path(settings).exists():
+        found = None  # the manifest file went missing: trust nothing, rebuild
+    problem = None if rebuild else _problem(found, want)
     if not rebuild and problem is None:
         return want
     if problem and problem[0] in {"model", "foreign"} and settings.chroma_url:
