@@ -86,8 +86,10 @@ def check(question: str) -> Verdict | None:
 
 def safe_history(history: list[dict] | None) -> list[dict]:
     """Earlier turns that carry no instructions to us: injected turns are dropped, not obeyed."""
+    if not isinstance(history, list | tuple):
+        return []
     out = []
-    for t in history or []:
+    for t in history:
         if not isinstance(t, dict) or not isinstance(t.get("content"), str):
             continue
         if t.get("role") not in {"user", "assistant"}:
