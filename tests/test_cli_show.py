@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assistant.cli import main
 
 
@@ -50,3 +52,50 @@ def test_unknown_id_exits_2_with_suggestions(capsys):
 def test_show_without_id_is_a_usage_error(capsys):
     assert main(["show"]) == 2
     assert "policyqa show" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cli_service(bm25_service, monkeypatch):
+    import assistant.service as svc
+
+    monkeypatch.setattr(svc, "_service", bm25_service)
+    return bm25_service
+
+
+def test_search_json_and_text(cli_service, capsys):
+    assert main(["search", "孤儿养育保障", "--k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["id"] == "清单-56" and len(hits) == 3 and "score" in hits[0]
+    assert main(["search", "婚检"]) == 0
+    assert "[清单-41]" in capsys.readouterr().out
+
+
+def test_search_empty_query_is_a_clear_error(cli_service, capsys):
+    assert main(["search", "   "]) == 2
+    assert "请输入" in capsys.readouterr().err
+
+
+def test_ask_json_with_history(cli_service, capsys, tmp_path):
+    hist = tmp_path / "h.json"
+    hist.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "散居孤儿每个月生活费多少钱？"},
+                {"role": "assistant", "content": "每人每月1120元。"},
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    assert main(["ask", "那机构养育的呢？", "--history", str(hist), "--json"]) == 0
+    ans = json.loads(capsys.readouterr().out)
+    assert ans["answered"] and "1410元" in ans["text"] and ans["citations"] == ["清单-56"]
+    assert main(["ask", "", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answered"] is False
+
+
+def test_ask_bad_history_file(cli_service, capsys, tmp_path):
+    bad = tmp_path / "h.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert main(["ask", "低保", "--history", str(bad)]) == 2
+    assert "历史" in capsys.readouterr().err
