@@ -19,6 +19,14 @@ LABELS = {
     "latency_ms_p95": "延迟 p95 (ms)",
 }
 e = html.escape
+# per-type columns shown in both reports
+TYPE_COLUMNS = (
+    "hit_at_1",
+    "citation_accuracy",
+    "key_fact_accuracy",
+    "refusal_accuracy",
+    "false_refusal_rate",
+)
 
 
 def _fmt(v) -> str:
@@ -101,18 +109,7 @@ def write_html(report: dict, path: Path) -> None:
         _histogram([q["latency_ms"] for q in report["questions"]]),
     ]
     type_rows = [
-        [e(t), str(s["n"])]
-        + [
-            _fmt(s[k])
-            for k in (
-                "hit_at_1",
-                "citation_accuracy",
-                "key_fact_accuracy",
-                "refusal_accuracy",
-                "false_refusal_rate",
-            )
-        ]
-        for t, s in by_type.items()
+        [e(t), str(s["n"])] + [_fmt(s[k]) for k in TYPE_COLUMNS] for t, s in by_type.items()
     ]
     type_table = _table(["题型", "n", "hit@1", "引用", "关键事实", "拒答", "误拒"], type_rows)
     base = report.get("baselines")
@@ -201,16 +198,7 @@ def write_markdown(report: dict, path: Path) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for t, s in report["by_type"].items():
-        cells = [
-            _fmt(s[k])
-            for k in (
-                "hit_at_1",
-                "citation_accuracy",
-                "key_fact_accuracy",
-                "refusal_accuracy",
-                "false_refusal_rate",
-            )
-        ]
+        cells = [_fmt(s[k]) for k in TYPE_COLUMNS]
         lines.append(f"| {t} | {s['n']} | " + " | ".join(cells) + " |")
     if report.get("baselines"):
         lines += [

@@ -78,67 +78,27 @@ def summarize(name: str, lat: list[float], errors: int, seconds: float) -> dict:
     }
 
 
-def api_load(url: str, clients: int, duration: float) -> dict:
-    import httpx
-
+def run_clients(name: str, n: int, duration: float, make_client, call) -> dict:
+    """n threads, each with its own client, calling `call(client, question)` until time is up."""
     lat: list[float] = []
     errors = [0]
     lock = threading.Lock()
     stop = time.time() + duration
 
-    def client(n: int) -> None:
-        with httpx.Client(timeout=60) as http:
-            i = n
-            while time.time() < stop:
-                q = QUESTIONS[i % len(QUESTIONS)]
-                i += clients
-                t0 = time.perf_counter()
-                try:
-                    r = http.post(
-                        f"{url}/v1/chat/completions",
-                        json={"model": "policyqa", "messages": [{"role": "user", "content": q}]},
-                    )
-                    good = r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
-                except Exception:
-                    good = False
-                with lock:
-                    if good:
-                        lat.append((time.perf_counter() - t0) * 1000)
-                    else:
-                        errors[0] += 1
-
-    t0 = time.time()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return summarize(f"API, {clients} concurrent clients", lat, errors[0], time.time() - t0)
-
-
-def gradio_load(url: str, users: int, duration: float) -> dict:
-    from gradio_client import Client
-
-    lat: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop = time.time() + duration
-
-    def user(n: int) -> None:
+    def worker(k: int) -> None:
         try:
-            c = Client(url + "/", verbose=False)
+            client = make_client()
         except Exception:
             with lock:
                 errors[0] += 1
             return
-        i = n
+        i = k
         while time.time() < stop:
             q = QUESTIONS[i % len(QUESTIONS)]
-            i += users
+            i += n
             t0 = time.perf_counter()
             try:
-                out = c.predict(q, [], api_name="/ask")
-                good = isinstance(out, dict) and out.get("text")
+                good = bool(call(client, q))
             except Exception:
                 good = False
             with lock:
@@ -148,12 +108,47 @@ def gradio_load(url: str, users: int, duration: float) -> dict:
                     errors[0] += 1
 
     t0 = time.time()
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return summarize(f"page (gradio_client), {users} users", lat, errors[0], time.time() - t0)
+    return summarize(name, lat, errors[0], time.time() - t0)
+
+
+def api_load(url: str, clients: int, duration: float) -> dict:
+    import httpx
+
+    def call(http, q: str):
+        r = http.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "policyqa", "messages": [{"role": "user", "content": q}]},
+        )
+        return r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
+
+    return run_clients(
+        f"API, {clients} concurrent clients",
+        clients,
+        duration,
+        lambda: httpx.Client(timeout=60),
+        call,
+    )
+
+
+def gradio_load(url: str, users: int, duration: float) -> dict:
+    from gradio_client import Client
+
+    def call(client, q: str):
+        out = client.predict(q, [], api_name="/ask")
+        return isinstance(out, dict) and out.get("text")
+
+    return run_clients(
+        f"page (gradio_client), {users} users",
+        users,
+        duration,
+        lambda: Client(url + "/", verbose=False),
+        call,
+    )
 
 
 def main() -> None:
