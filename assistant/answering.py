@@ -17,6 +17,7 @@ from . import prompts
 from .documents import Box, PlanMeta, Section, ServiceItem, Task, indicator_line
 from .intents import Intent, detect
 from .retrieval import Hit, PlanIndex, SearchResult
+from .text import expand_aliases
 
 FIELD_FOR_INTENT = {
     "amount": ("standard", "服务指导标准"),
@@ -76,11 +77,13 @@ class Composer:
         min_evidence: float,
         max_items: int,
         sure_evidence: float = 0.85,
+        clear_evidence: float = 0.7,
     ):
         self.index = index
         self.meta = meta
         self.min_evidence = min_evidence
         self.sure_evidence = sure_evidence
+        self.clear_evidence = clear_evidence
         self.max_items = max_items
         self._context: list[str] = []
         self._inherited = False
@@ -107,17 +110,19 @@ class Composer:
                 "later_year", prompts.LATER_YEAR.format(year=intent.out_of_period[0]), hits
             )
         focus = self.index.tokenizer.tokens(question)
+        expanded = self.index.tokenizer.tokens(expand_aliases(question, self.index.aliases)[0])
         if not hits or hits[0].evidence < self.min_evidence:
             return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
         strong = hits[0].via == "lookup" or hits[0].evidence >= self.sure_evidence
         if not strong and not result.followup:
-            if self._unknown_share(focus) >= 0.5:
+            # words the plan never uses matter when the evidence is middling, not when it is clear
+            if self._unknown_share(focus) >= 0.5 and hits[0].evidence < self.clear_evidence:
                 return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
             if "procedure" in intent.kinds:
                 return self._decline("procedure", prompts.PROCEDURE, hits)
         self._context = context
         self._inherited = inherited
-        top = self._read_check(hits, focus)
+        top = self._read_check(hits, expanded, intent)
         rec = self.index.records[top.id]
         if "list" in intent.kinds and intent.units and top.kind == "item":
             return self._unit_items(intent, hits)
@@ -148,10 +153,17 @@ class Composer:
 
         return sum(unknown(t) for t in content) / len(content)
 
-    def _read_check(self, hits: list[Hit], focus: list[str]) -> Hit:
+    def _read_check(self, hits: list[Hit], focus: list[str], intent: Intent) -> Hit:
         """Answer from the source that states the asked words, when the first one hardly does."""
         if hits[0].via == "lookup":
             return hits[0]
+        if "department" in intent.kinds:
+            # only items and tasks name lead units; a section cannot answer "which unit"
+            fielded = [h for h in hits[:3] if h.kind in {"item", "task"}]
+            if fielded and fielded[0].evidence >= hits[0].evidence - 0.15:
+                return fielded[0]
+        if intent.field_question and hits[0].kind == "item":
+            return hits[0]  # the list's own fields are authoritative for who/what/who pays
         scored = []
         for h in hits[:3]:
             chunks = [

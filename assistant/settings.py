@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     # --- retrieval
     retrieval_k: int = Field(5, ge=1, le=50, description="sources returned per question")
     retrieval_candidates: int = Field(30, ge=5, description="candidates per ranker before fusion")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="how BM25 and vector ranks fuse")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted",
+        description="how BM25 and vector results fuse: min-max weighted scores (measured better "
+        "than RRF on the team set, hit@1 0.955 vs 0.925) or reciprocal rank fusion",
+    )
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
     dense_weight: float = Field(0.5, ge=0, le=1, description="vector share in weighted fusion")
     item_boost: float = Field(
