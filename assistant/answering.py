@@ -9,6 +9,7 @@ words point at. Every claim carries its readable citation; weak evidence is decl
 from __future__ import annotations
 
 import re
+import threading
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -85,8 +86,24 @@ class Composer:
         self.sure_evidence = sure_evidence
         self.clear_evidence = clear_evidence
         self.max_items = max_items
-        self._context: list[str] = []
-        self._inherited = False
+        # per-question state: answers run concurrently, so it lives per thread, never shared
+        self._tls = threading.local()
+
+    @property
+    def _context(self) -> list[str]:
+        return getattr(self._tls, "context", [])
+
+    @_context.setter
+    def _context(self, value: list[str]) -> None:
+        self._tls.context = value
+
+    @property
+    def _inherited(self) -> bool:
+        return getattr(self._tls, "inherited", False)
+
+    @_inherited.setter
+    def _inherited(self, value: bool) -> None:
+        self._tls.inherited = value
 
     # ------------------------------------------------------------ entry
 

@@ -144,3 +144,20 @@ def test_real_model_answers_and_follows_up(service):
     b = service.answer("那机构养育的呢？", ORPHAN_HISTORY)
     assert b.answered and "1410元" in b.text
     assert service.answer("今天济南天气怎么样？").answered is False
+
+
+def test_concurrent_answers_do_not_share_conversation_state(bm25_service):
+    """Follow-up context of one user must never leak into another user's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def followup(_):
+        return bm25_service.answer("那机构养育的呢？", ORPHAN_HISTORY).text
+
+    def plain(_):
+        return bm25_service.answer("人均预期寿命2020年的目标是多少？").text
+
+    with ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(followup if i % 2 else plain, i) for i in range(80)]
+        results = [(i % 2, j.result()) for i, j in enumerate(jobs)]
+    assert all("1410元" in t for odd, t in results if odd)
+    assert all("81" in t and "孤儿" not in t for odd, t in results if not odd)
