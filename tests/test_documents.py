@@ -202,10 +202,10 @@ def test_content_coverage(plan):
             elif chars:
                 missing.append(frag)
     coverage = covered / total
-    # 2 fragments are not found verbatim: "接。" (the PDF repeats a page's last characters at
-    # the top of the next page) and the footer lines after 抄送, which are excluded above.
+    # measured 36,032 of 36,032 (100 %): the page-top repetition "接。" is dropped from the
+    # paragraph, its character survives in the "…衔接。" before it; the 抄送 footer is noise.
     assert coverage >= 0.995, (coverage, missing[:10])
-    assert len(missing) <= 2, missing
+    assert missing == [], missing
 
 
 def test_clean_text():
