@@ -8,7 +8,7 @@ import threading
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -180,14 +180,15 @@ def load_aliases(corpus_dir: Path) -> dict[str, tuple[str, ...]]:
     if not path.exists():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8")).get("aliases", {})
-    return {fold(k): tuple(v) for k, v in data.items()}
+    # longest keys first, once: expansion walks them in this order on every question
+    return {fold(k): tuple(v) for k, v in sorted(data.items(), key=lambda kv: -len(kv[0]))}
 
 
 def expand_aliases(text: str, aliases: dict[str, tuple[str, ...]]) -> tuple[str, list[str]]:
     """Append the official terms of every alias the text contains; returns (text, terms added)."""
     folded = fold(text)
     added: list[str] = []
-    for key in sorted(aliases, key=len, reverse=True):
+    for key in aliases:  # load_aliases orders them longest first
         if key in folded:
             for term in aliases[key]:
                 if term not in folded and term not in added:
@@ -213,6 +214,10 @@ class Tokenizer:
                 self._jieba.add_word(word, freq=20000)
 
     def tokens(self, text: str) -> list[str]:
+        return list(self._tokens(text))
+
+    @lru_cache(maxsize=16384)  # noqa: B019 - one tokenizer per process; corpus passages repeat
+    def _tokens(self, text: str) -> tuple[str, ...]:
         text = fold(text)
         with self._lock:  # jieba's lazy initialisation is not thread-safe
             words = self._jieba.lcut_for_search(text)
@@ -222,7 +227,7 @@ class Tokenizer:
             if not w or w in STOPWORDS or not any(ch.isalnum() for ch in w):
                 continue
             out.append(w)
-        return out
+        return tuple(out)
 
 
 def vocabulary_from_records(records) -> list[str]:
