@@ -27,10 +27,12 @@ class EmbeddingModelError(RuntimeError):
 class SentenceTransformerEmbeddings(Embeddings):
     """Queries and passages get the model's own prompts (e5: 'query: ' / 'passage: ')."""
 
-    def __init__(self, model, model_id: str, batch_size: int = 16):
+    def __init__(self, model, model_id: str, batch_size: int = 16, query_encoder=None):
         self.model = model
         self.model_id = model_id
         self.batch_size = batch_size
+        self.query_encoder = query_encoder  # ONNX Runtime, same vectors, ~3x faster on 2 cores
+        self.query_backend = "onnx" if query_encoder is not None else "torch"
         self.dimension = embedding_dimension(model)
         self._lock = threading.Lock()
         self._cached = lru_cache(maxsize=2048)(self._embed_query)
@@ -46,6 +48,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         return vecs.tolist()
 
     def _embed_query(self, text: str) -> tuple[float, ...]:
+        if self.query_encoder is not None:
+            return tuple(float(x) for x in self.query_encoder.encode(text))
         with self._lock:  # one forward pass at a time: two would only fight over 2 cores
             vec = self.model.encode_query(
                 [text], normalize_embeddings=True, show_progress_bar=False
@@ -96,4 +100,15 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
             "directory, or a model already in the Hugging Face cache"
         ) from e
     logger.info("embedding model %s (%d dims)", model_id, embedding_dimension(model))
-    return SentenceTransformerEmbeddings(model, model_id, settings.embedding_batch_size)
+    query_encoder = None
+    if settings.query_backend in {"auto", "onnx"}:
+        from .onnx_query import load
+
+        query_encoder = load(model, settings.model_cache_dir, model_id, settings.torch_threads)
+        if query_encoder is None and settings.query_backend == "onnx":
+            raise EmbeddingModelError(
+                "query_backend=onnx, but the model cannot run on ONNX Runtime"
+            )
+    return SentenceTransformerEmbeddings(
+        model, model_id, settings.embedding_batch_size, query_encoder
+    )

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         8, ge=1, description="batch size when indexing (8 measured fastest on 2 cores)"
     )
+    query_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="how questions are embedded: 'auto' = ONNX Runtime when the model is "
+        "Transformer + mean pooling + normalize (same vectors, ~3x faster), else sentence-transformers",
+    )
     torch_threads: int | None = Field(
         None, ge=1, description="torch CPU threads; unset = all cores"
     )

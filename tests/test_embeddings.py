@@ -57,3 +57,46 @@ def test_unknown_model_fails_clearly_instead_of_downloading(tmp_path):
 
     with pytest.raises(EmbeddingModelError, match="offline"):
         make_embeddings(Settings(embedding_model="no-such-org/no-such-model"))
+
+
+@pytest.mark.slow
+def test_onnx_query_encoder_gives_the_same_vectors(service):
+    """The fast query path is the same model: equal to sentence-transformers on every line."""
+    emb = service.embeddings
+    assert emb.query_backend == "onnx"
+    lines = [ln.strip() for ln in SOURCE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    ref = emb.model.encode_query(lines, batch_size=16, normalize_embeddings=True)
+    fast = np.stack([emb.query_encoder.encode(ln) for ln in lines])
+    assert (ref * fast).sum(1).min() >= 0.9999
+
+
+def test_onnx_path_only_for_mean_pooled_models():
+    from assistant.onnx_query import supported
+
+    class Pooling:
+        pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_max_tokens = (
+            False,
+            True,
+            False,
+        )
+
+    class Transformer:
+        pass
+
+    class Normalize:
+        pass
+
+    assert not supported(
+        [Transformer(), Pooling(), Normalize()]
+    )  # CLS pooling (bge) stays on torch
+    Pooling.pooling_mode_mean_tokens, Pooling.pooling_mode_cls_token = True, False
+    assert supported([Transformer(), Pooling(), Normalize()])
+    assert not supported([Transformer(), Pooling()])
+
+    class Pooling6:  # sentence-transformers >= 6 names the mode
+        pooling_mode = "cls"
+
+    Pooling6.__name__ = "Pooling"
+    assert not supported([Transformer(), Pooling6(), Normalize()])
+    Pooling6.pooling_mode = "mean"
+    assert supported([Transformer(), Pooling6(), Normalize()])
