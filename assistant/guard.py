@@ -57,6 +57,13 @@ RULES: list[tuple[str, re.Pattern, str]] = [
         prompts.ABUSE,
     ),
     (
+        "greeting",
+        re.compile(
+            r"^\W*(你好|您好|hi|hello|在吗|在不在|谢谢|多谢|感谢|谢了|thanks?|再见|拜拜)\W*$", re.I
+        ),
+        prompts.GREETING,
+    ),
+    (
         "contact",
         re.compile(
             r"电话|号码|地址|办公地点|几点上班|几点下班|营业时间|开门|网址|网站|邮箱|联系方式"
