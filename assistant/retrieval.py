@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,9 @@ class PlanIndex:
         self.records = {r.id: r for r in records}
         self.chunks = build_chunks(records)
         self.chunk_pos = {d.id: i for i, d in enumerate(self.chunks)}
+        self.first_chunk: dict[str, str] = {}
+        for d in self.chunks:
+            self.first_chunk.setdefault(d.metadata["citation_id"], d.id)
         self.aliases = aliases
         vocab = vocabulary_from_records(records) + [t for ts in aliases.values() for t in ts]
         self.tokenizer = Tokenizer(vocab)
@@ -122,6 +126,7 @@ class PlanIndex:
             ((fold(r.name), r.id) for r in records if isinstance(r, ServiceItem)),
             key=lambda x: -len(x[0]),
         )
+        self.item_by_name = dict(self.item_names)
         self.box_titles = {r.number: r.id for r in records if r.kind == "box"}
         self.section_titles = sorted(
             # domain names are section titles too; they are handled as domains, not lookups
@@ -179,6 +184,12 @@ class PlanIndex:
         if not found:
             for m in re.finditer(r"(?<![分工专栏\d])第(\d{1,3})项", q):
                 add(f"清单-{m.group(1)}")
+        # a query that is only a name ("低保", "五保户", "孤儿养育保障") names that record
+        bare = re.sub(r"[^\w]", "", q)
+        for term in (bare, *self.aliases.get(bare, ())):
+            cid = self.item_by_name.get(fold(term))
+            if cid:
+                add(cid)
         taken: list[tuple[int, int]] = []
         for name, cid in self.item_names:
             if len(name) < 4:
@@ -195,6 +206,14 @@ class PlanIndex:
             if title in q and not any(title in name for name, _ in self.item_names):
                 add(cid)
         return found
+
+    def lookup_cached(self, text: str) -> list[str]:
+        """lookup() memoized: a search asks it for the question twice (rewrite, then ranking)."""
+        return list(self._lookup_memo(text))
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one index per process
+    def _lookup_memo(self, text: str) -> tuple[str, ...]:
+        return tuple(self.lookup(text))
 
     def content_tokens(self, tokens: list[str]) -> list[str]:
         """Tokens that name a subject, not an attribute or a question word."""
@@ -272,7 +291,7 @@ class PlanRetriever(BaseRetriever):
         prior = [cid for t in turns if t["role"] == "assistant" for cid in cited_ids(t["content"])]
         if not users:
             return question, False, []
-        own_topic = bool(self.index.lookup(question))
+        own_topic = bool(self._lookup(question))
         short = len(re.sub(r"[^\w]", "", question)) <= 8
         if own_topic or not (_FOLLOWUP.search(question) or short):
             return question, False, []
@@ -307,7 +326,7 @@ class PlanRetriever(BaseRetriever):
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
         hits = self._aggregate(fused, tokens, ranked_dense)
         hits = self._prefer(hits, intent)
-        lookups = self.index.lookup(query) or self._intent_lookup(question, intent)
+        lookups = self._lookup(query) or self._intent_lookup(question, intent)
         hits = self._promote(hits, lookups, "lookup")
         if followup and prior:
             hits = self._promote(
@@ -326,6 +345,9 @@ class PlanRetriever(BaseRetriever):
         )
 
     # -- internals
+
+    def _lookup(self, text: str) -> list[str]:
+        return self.index.lookup_cached(text)
 
     def _dense(self, text: str, n: int) -> tuple[list[tuple[int, float]], bool]:
         if self.vectorstore is None:

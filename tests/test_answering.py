@@ -161,3 +161,23 @@ def test_concurrent_answers_do_not_share_conversation_state(bm25_service):
         results = [(i % 2, j.result()) for i, j in enumerate(jobs)]
     assert all("1410元" in t for odd, t in results if odd)
     assert all("81" in t and "孤儿" not in t for odd, t in results if not odd)
+
+
+@pytest.mark.parametrize("q", ["你好", "您好！", "谢谢", "hello"])
+def test_greetings_get_a_friendly_pointer(bm25_service, q):
+    a = bm25_service.answer(q)
+    assert not a.answered and a.reason == "greeting" and "12345" in a.text and "例如" in a.text
+
+
+@pytest.mark.parametrize(
+    ("q", "cid"),
+    [
+        ("低保", "清单-48"),
+        ("五保户", "清单-49"),
+        ("孤儿养育保障", "清单-56"),
+        ("婚检？", "清单-41"),
+    ],
+)
+def test_a_bare_name_or_alias_answers_from_that_item(bm25_service, q, cid):
+    a = bm25_service.answer(q)
+    assert a.answered and a.citations[0] == cid
