@@ -19,6 +19,7 @@ from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
 from .intents import Intent, detect
 from .settings import Settings
+from .store import nearest
 from .text import Tokenizer, expand_aliases, fold, vocabulary_from_records
 
 logger = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ class PlanRetriever(BaseRetriever):
             return [], True
         try:
             emb = self.vectorstore.embeddings.embed_query(text)
-            pairs = self.vectorstore.similarity_search_by_vector_with_relevance_scores(emb, k=n)
+            pairs = nearest(self.vectorstore, emb, n)
             self.last_error = None
         except Exception as e:
             if self.last_error is None:
@@ -362,8 +363,8 @@ class PlanRetriever(BaseRetriever):
             self.last_error = str(e)
             return [], True
         out = []
-        for doc, distance in pairs:
-            pos = self.index.chunk_pos.get(doc.id or "")
+        for chunk_id, distance in pairs:
+            pos = self.index.chunk_pos.get(chunk_id)
             if pos is not None:
                 out.append((pos, 1.0 - float(distance)))  # cosine distance -> similarity
         return out, False

@@ -77,11 +77,13 @@ def test_hybrid_finds_the_item_for_colloquial_questions(service):
 def test_vector_failure_degrades_to_bm25_and_recovers(service):
     vs = service.retriever.vectorstore
 
+    class Unreachable:
+        def query(self, *a, **k):
+            raise ConnectionError("chroma unreachable")
+
     class Broken:
         embeddings = vs.embeddings
-
-        def similarity_search_by_vector_with_relevance_scores(self, *a, **k):
-            raise ConnectionError("chroma unreachable")
+        _collection = Unreachable()
 
     service.retriever.vectorstore = Broken()
     try:
