@@ -48,8 +48,13 @@ class SentenceTransformerEmbeddings(Embeddings):
         return vecs.tolist()
 
     def _embed_query(self, text: str) -> tuple[float, ...]:
-        if self.query_encoder is not None:
-            return tuple(float(x) for x in self.query_encoder.encode(text))
+        encoder = self.query_encoder
+        if encoder is not None:
+            try:
+                return tuple(float(x) for x in encoder.encode(text))
+            except Exception as e:  # e.g. a damaged ONNX file: same vectors from torch
+                logger.warning("ONNX query encoder failed, using sentence-transformers: %s", e)
+                self.query_encoder, self.query_backend = None, "torch"
         with self._lock:  # one forward pass at a time: two would only fight over 2 cores
             vec = self.model.encode_query(
                 [text], normalize_embeddings=True, show_progress_bar=False

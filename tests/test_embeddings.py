@@ -70,6 +70,23 @@ def test_onnx_query_encoder_gives_the_same_vectors(service):
     assert (ref * fast).sum(1).min() >= 0.9999
 
 
+@pytest.mark.slow
+def test_damaged_onnx_file_falls_back_to_the_same_vectors(service, tmp_path):
+    """A truncated export must not break questions: torch answers them, with equal vectors."""
+    from assistant.embeddings import SentenceTransformerEmbeddings
+    from assistant.onnx_query import OnnxQueryEncoder
+
+    model = service.embeddings.model
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07not an onnx graph")
+    emb = SentenceTransformerEmbeddings(model, "test", query_encoder=OnnxQueryEncoder(model, bad))
+    assert emb.query_backend == "onnx"
+    v = np.array(emb.embed_query("低保标准是多少"))
+    ref = model.encode_query(["低保标准是多少"], normalize_embeddings=True)[0]
+    assert emb.query_backend == "torch" and emb.query_encoder is None
+    assert float(v @ ref) >= 0.9999
+
+
 def test_onnx_path_only_for_mean_pooled_models():
     from assistant.onnx_query import supported
 
