@@ -147,6 +147,17 @@ class Composer:
             return self._directory(rec, intent, top)
         if "document" in intent.kinds and top.id == "章节-序言":
             return self._document(rec, focus, top)
+        if "services" in intent.kinds and not isinstance(rec, ServiceItem):
+            # "有哪些资助" answered by the items that provide them, not by a passage about them
+            items = [h for h in hits[:5] if h.kind == "item"]
+            best = max(items, key=lambda h: h.evidence, default=None)
+            many = (
+                self._several_items(intent, items, question, top=best)
+                if best is not None and best.evidence >= self.clear_evidence
+                else []
+            )
+            if len(many) > 1:
+                return self._items(many, intent, focus, question)
         if isinstance(rec, ServiceItem):
             many = self._several_items(intent, hits, question)
             if len(many) > 1:
@@ -215,15 +226,17 @@ class Composer:
 
     # ------------------------------------------------------------ items
 
-    def _several_items(self, intent: Intent, hits: list[Hit], question: str) -> list[ServiceItem]:
+    def _several_items(
+        self, intent: Intent, hits: list[Hit], question: str, top: Hit | None = None
+    ) -> list[ServiceItem]:
         """Items to list together when the question asks for several ("哪些", "有什么")."""
         if not re.search(r"哪些|有什么|什么服务|什么帮助|什么补贴|能享受|都有", question):
             return []
-        top = hits[0].evidence
+        best = (top or hits[0]).evidence
         out = []
         for h in hits:
             rec = self.index.records[h.id]
-            if isinstance(rec, ServiceItem) and h.evidence >= top - 0.15:
+            if isinstance(rec, ServiceItem) and h.evidence >= best - 0.15:
                 out.append(rec)
         return out[: self.max_items]
 

@@ -28,6 +28,11 @@ INTENT_PATTERNS: dict[str, re.Pattern] = {
     "list": re.compile(
         r"哪些项目|哪几项|哪些服务|有哪些|包括哪|几个服务项目|多少个服务项目|多少项|几项|几个领域|哪些"
     ),
+    # asks which services / help exist: the service list (附件1) is the plan's own enumeration
+    "services": re.compile(
+        r"(哪些|什么|哪几种|哪几项)(免费的?|的)?(服务|资助|帮助|补贴|补助|待遇|保障|优惠|福利|救助)|"
+        r"能(得到|享受|领|拿)(哪些|什么)"
+    ),
     "procedure": re.compile(
         r"怎么(办理|补办|提取|申请|填|换证|注册|开具|预约|缴纳)|如何(办理|申请|提取|补办)|"
         r"流程|手续|需要.{0,4}材料|带什么|去哪.{0,2}办"

@@ -423,7 +423,9 @@ class PlanRetriever(BaseRetriever):
             preferred = {"task"}  # 重点任务分工: "which unit leads this task"
         elif "department" in intent.kinds:
             preferred = {"item", "task"}  # both name lead units
-        elif intent.field_question and "indicator" not in intent.kinds:
+        elif (intent.field_question or "services" in intent.kinds) and (
+            "indicator" not in intent.kinds
+        ):
             preferred = {"item"}
         else:
             return hits

@@ -181,3 +181,12 @@ def test_greetings_get_a_friendly_pointer(bm25_service, q):
 def test_a_bare_name_or_alias_answers_from_that_item(bm25_service, q, cid):
     a = bm25_service.answer(q)
     assert a.answered and a.citations[0] == cid
+
+
+def test_which_services_is_answered_by_the_items(bm25_service):
+    """Asking which services exist lists the service items, not a passage about them."""
+    a = bm25_service.answer("公共文化有哪些免费服务？")
+    assert a.answered and len(a.citations) >= 2
+    assert all(c.startswith("清单-") for c in a.citations)
+    assert "清单-67" in a.citations  # 公共文化设施免费开放
+
