@@ -393,7 +393,38 @@ class Composer:
         text = f"{indicator_line(best)}{cite(box.readable, '主要发展指标')}"
         return Composition(text=text, citations=[box.id], answered=True, quoted_standard=True)
 
+    def _outline(self, rec: Section) -> Composition | None:
+        """A part with no text of its own (四、保障措施) is answered by what it is made of."""
+        children = [
+            r
+            for r in self.index.records.values()
+            if isinstance(r, Section) and r.id.startswith(rec.id + "（")
+        ]
+        if not children:
+            return None
+        lines = []
+        for c in children:
+            first = ""
+            if len(children) <= 5:  # one sentence each; a long list gets titles only
+                sentences = [x for x in re.split(r"(?<=[。；])", c.text) if x.strip()]
+                sentences = [x for x in sentences if x.strip("。；") != c.title]  # the run-in head
+                first = sentences[0] if sentences else ""
+            if len(first) > 80:
+                first = first[:80] + "……"
+            body = f"：{first}" if first else ""
+            lines.append(f"- **（{c.key.split('（')[-1]}{c.title}**{body}{cite(c.readable)}")
+        head = f"**{rec.key}、{rec.title}**包括{len(children)}个方面{cite(rec.readable)}："
+        return Composition(
+            text=head + "\n" + "\n".join(lines),
+            citations=[rec.id] + [c.id for c in children],
+            answered=True,
+        )
+
     def _passage(self, rec, top: Hit, focus: list[str], intent: Intent) -> Composition:
+        if isinstance(rec, Section) and not rec.paragraphs:
+            outline = self._outline(rec)
+            if outline is not None:
+                return outline
         chunks = [
             self.index.chunks[self.index.chunk_pos[c]]
             for c in top.chunk_ids[:3]

@@ -190,3 +190,10 @@ def test_which_services_is_answered_by_the_items(bm25_service):
     assert all(c.startswith("清单-") for c in a.citations)
     assert "清单-67" in a.citations  # 公共文化设施免费开放
 
+
+def test_a_part_without_text_is_answered_by_its_parts(bm25_service):
+    a = bm25_service.answer("规划有哪些保障措施？")
+    assert a.answered and a.citations[0] == "章节-四"
+    assert a.citations[1:] == [f"章节-四（{n}）" for n in "一二三四"]
+    assert "（三）强化要素保障" in a.text and "优化资源配置" in a.text
+    assert "强化要素保障。" not in a.text  # the run-in head is not repeated as content
