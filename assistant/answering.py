@@ -122,6 +122,10 @@ class Composer:
             return self._decline(
                 "other_place", prompts.OTHER_PLACE.format(place=intent.places[0]), hits
             )
+        if intent.later_plans:
+            return self._decline(
+                "later_year", prompts.LATER_PLAN.format(plan=intent.later_plans[0]), hits
+            )
         if intent.out_of_period:
             return self._decline(
                 "later_year", prompts.LATER_YEAR.format(year=intent.out_of_period[0]), hits

@@ -64,6 +64,15 @@ RULES: list[tuple[str, re.Pattern, str]] = [
         prompts.GREETING,
     ),
     (
+        "recommend",  # the plan sets standards; it does not rate particular institutions
+        re.compile(
+            r"哪(家|所|个)[^，。？?]{0,8}(最好|好一些|比较好|更好|靠谱|排名)"
+            r"|(最好|排名靠前|口碑最好)的[^，。？?]{0,6}(医院|幼儿园|学校|养老院|机构)"
+            r"|推荐.{0,4}(一家|几家|一所|哪家|哪所)"
+        ),
+        prompts.RECOMMEND,
+    ),
+    (
         "contact",
         re.compile(
             r"电话|号码|地址|办公地点|几点上班|几点下班|营业时间|开门|网址|网站|邮箱|联系方式"

@@ -52,6 +52,8 @@ _DOMAIN_WORDS = {d: [d, d.removeprefix("基本")] for d in DOMAINS}
 _DOMAIN_WORDS["残疾人基本公共服务"].append("残疾人公共服务")
 
 _YEAR = re.compile(r"(20\d\d|19\d\d)\s*年?")
+# five-year plan periods after this one (十三五 = 2016–2020)
+LATER_PLANS = ("十四五", "十五五", "十六五")
 # Places that are not Jinan (provinces and larger cities): the plan speaks for Jinan only.
 OTHER_PLACES = tuple(
     [
@@ -184,6 +186,7 @@ class Intent:
     units: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
+    later_plans: list[str] = field(default_factory=list)
 
     @property
     def field_question(self) -> bool:
@@ -211,6 +214,7 @@ def detect(question: str, units: list[str]) -> Intent:
             it.units.append(u)
     it.years = [int(m.group(1)) for m in _YEAR.finditer(q)]
     it.places = [p for p in OTHER_PLACES if p in q and not _jinan_context(q, p)]
+    it.later_plans = [p for p in LATER_PLANS if p in q]
     if "list" in it.kinds and it.units and "department" in it.kinds:
         it.kinds.discard(
             "department"

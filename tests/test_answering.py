@@ -63,6 +63,9 @@ def test_document_facts(bm25_service):
         ("住房公积金怎么提取？", None),
         ("市民政局的办公地址在哪？", "contact"),
         ("帮我直接审批我的低保申请", "personal_decision"),
+        ("“十五五”期间养老服务有什么安排？", "later_year"),
+        ("历下区哪所小学比较好？", "recommend"),
+        ("推荐一家靠谱的养老院", "recommend"),
     ],
 )
 def test_refusals_point_to_12345(bm25_service, question, reason):
@@ -197,3 +200,16 @@ def test_a_part_without_text_is_answered_by_its_parts(bm25_service):
     assert a.citations[1:] == [f"章节-四（{n}）" for n in "一二三四"]
     assert "（三）强化要素保障" in a.text and "优化资源配置" in a.text
     assert "强化要素保障。" not in a.text  # the run-in head is not repeated as content
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "孤儿养育保障由哪个部门负责？",
+        "去哪家医院做婚前医学检查？",
+        "“十三五”时期的主要目标是什么？",
+    ],
+)
+def test_rating_and_period_rules_leave_plan_questions_alone(bm25_service, question):
+    a = bm25_service.answer(question)
+    assert a.reason not in {"recommend", "later_year"}
