@@ -58,6 +58,12 @@ class Answer(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+# a number with its unit: a quantity the question names, not a subject the plan may lack
+_QUANTITY = re.compile(
+    r"[0-9０-９.零〇一二两三四五六七八九十百千万]+[岁周年月日元个人次项户天块%]*"
+)
+
+
 def cite(readable: str, field: str | None = None) -> str:
     return f"〔{readable}·{field}〕" if field else f"〔{readable}〕"
 
@@ -181,6 +187,8 @@ class Composer:
         known = self.index.vocab
 
         def unknown(t: str) -> bool:  # alias keys are words the plan knows under another name
+            if _QUANTITY.fullmatch(t):  # "八十岁", "3000元" name a quantity, not a topic
+                return False
             return t not in known and not any(t in k or k in t for k in self.index.aliases)
 
         return sum(unknown(t) for t in content) / len(content)

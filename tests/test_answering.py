@@ -213,3 +213,10 @@ def test_a_part_without_text_is_answered_by_its_parts(bm25_service):
 def test_rating_and_period_rules_leave_plan_questions_alone(bm25_service, question):
     a = bm25_service.answer(question)
     assert a.reason not in {"recommend", "later_year"}
+
+
+def test_an_age_or_amount_is_not_a_word_the_plan_lacks(bm25_service):
+    """'八十岁' is a quantity, not a topic: it must not turn a plan question into a refusal."""
+    a = bm25_service.answer("八十岁以上老人有什么补贴？")
+    assert a.answered and "清单-53" in a.citations
+
