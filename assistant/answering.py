@@ -177,7 +177,7 @@ class Composer:
             return self._task(rec)
         if isinstance(rec, Box) and rec.number == 1:
             return self._indicator(rec, top, focus)
-        return self._passage(rec, top, focus, intent)
+        return self._passage(rec, top, expanded, intent)  # the plan's own words count
 
     def _unknown_share(self, focus: list[str]) -> float:
         """Share of the question's subject words that the plan never uses."""
