@@ -112,8 +112,10 @@ class PlanIndex:
         self.chunks = build_chunks(records)
         self.chunk_pos = {d.id: i for i, d in enumerate(self.chunks)}
         self.first_chunk: dict[str, str] = {}
-        for d in self.chunks:
+        self._chunks_by_cid: dict[str, list[int]] = {}
+        for i, d in enumerate(self.chunks):
             self.first_chunk.setdefault(d.metadata["citation_id"], d.id)
+            self._chunks_by_cid.setdefault(d.metadata["citation_id"], []).append(i)
         self.aliases = aliases
         vocab = vocabulary_from_records(records) + [t for ts in aliases.values() for t in ts]
         self.tokenizer = Tokenizer(vocab)
@@ -147,6 +149,9 @@ class PlanIndex:
                     u for u in re.split(r"[、，]", r.units.split("牵头")[0]) if u.startswith("市")
                 ]
         self.units = sorted(set(units), key=lambda u: -len(u))
+
+    def chunks_of(self, cid: str) -> list[Document]:
+        return [self.chunks[i] for i in self._chunks_by_cid.get(cid, [])]
 
     def items_led_by(self, unit: str) -> list[str]:
         """Items a unit leads: those it leads first, then those it leads with others."""
@@ -289,7 +294,10 @@ class PlanRetriever(BaseRetriever):
         """(self-contained query, whether it was a follow-up, IDs cited earlier in the chat)."""
         turns = _turns(history)
         users = [t["content"] for t in turns if t["role"] == "user"]
-        prior = [cid for t in turns if t["role"] == "assistant" for cid in cited_ids(t["content"])]
+        prior: list[str] = []  # the latest answer's sources first: "这个" is what was just said
+        for t in reversed(turns):
+            if t["role"] == "assistant":
+                prior += [c for c in cited_ids(t["content"]) if c not in prior]
         if not users:
             return question, False, []
         own_topic = bool(self._lookup(question))
@@ -297,7 +305,7 @@ class PlanRetriever(BaseRetriever):
         if own_topic or not (_FOLLOWUP.search(question) or short):
             return question, False, []
         context = " ".join(users[-2:])
-        return f"{question} {context}", True, prior[-3:]
+        return f"{question} {context}", True, prior[:3]
 
     def search(self, question: str, history: list[dict] | None = None, k: int | None = None):
         k = k or self.k
@@ -327,12 +335,25 @@ class PlanRetriever(BaseRetriever):
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
         hits = self._aggregate(fused, tokens, ranked_dense)
         hits = self._prefer(hits, intent)
-        lookups = self._lookup(query) or self._intent_lookup(question, intent)
+        lookups = self._lookup(question)
+        keep: list[str] = []
+        if followup:
+            # "那特困人员呢？" names a new subject: what earlier turns named or cited leads only
+            # if it speaks of that subject; "这个谁负责" has none, so the latest source leads
+            subject = [  # words of the plan's own that name something (not "发钱", "房子")
+                t
+                for t in self.index.content_tokens(focus_tokens)
+                if len(t) >= 2 and t in self.index.vocab
+            ]
+            earlier = [c for c in self._earlier_lookups(history) if c not in lookups]
+            lookups += [c for c in earlier if self._speaks_of(c, subject)]
+            keep = [p for p in prior if p not in lookups and self._speaks_of(p, subject)]
+            if prior and subject and not keep and not lookups:
+                hits = self._prefer_kind(hits, self.index.records[prior[0]].kind, set(prior))
+        lookups = lookups or self._intent_lookup(question, intent)
         hits = self._promote(hits, lookups, "lookup")
-        if followup and prior:
-            hits = self._promote(
-                hits, [p for p in prior if p not in lookups], "followup", after=len(lookups)
-            )
+        if keep:
+            hits = self._promote(hits, keep, "followup", after=len(lookups))
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(
             hits=hits[:k],
@@ -346,6 +367,33 @@ class PlanRetriever(BaseRetriever):
         )
 
     # -- internals
+
+    def _earlier_lookups(self, history: list[dict] | None) -> list[str]:
+        """Records the user named in earlier turns, the latest turn first."""
+        users = [t["content"] for t in _turns(history) if t["role"] == "user"]
+        out: list[str] = []
+        for text in reversed(users[-2:]):
+            out += [c for c in self._lookup(text) if c not in out]
+        return out
+
+    def _prefer_kind(self, hits: list[Hit], kind: str, answered: set[str]) -> list[Hit]:
+        """After an item, "高中呢？" asks for the matching item, not a passage, and not the item
+        just answered, which does not speak of 高中."""
+        for h in hits:
+            if h.kind == kind:
+                h.score *= self.settings.item_boost
+            if h.id in answered:
+                h.score *= 0.5
+        return sorted(hits, key=lambda h: -h.score)
+
+    def _speaks_of(self, cid: str, words: list[str]) -> bool:
+        """Whether a record's text holds most of these words (none given: yes)."""
+        if not words:
+            return True
+        return any(
+            self.index.coverage(words, self.index.chunk_pos[d.id]) >= 0.5
+            for d in self.index.chunks_of(cid)
+        )
 
     def _lookup(self, text: str) -> list[str]:
         return self.index.lookup_cached(text)

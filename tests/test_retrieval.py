@@ -95,3 +95,34 @@ def test_vector_failure_degrades_to_bm25_and_recovers(service):
         service.retriever.vectorstore = vs
     result = service.search_full("婚前医学检查收费吗")
     assert not result.degraded and result.hits[0].via in {"hybrid", "lookup"}
+
+
+def _chat(service, turns: list[str]) -> list[list[str]]:
+    history, cited = [], []
+    for q in turns:
+        a = service.answer(q, history)
+        cited.append(a.citations)
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.text}]
+    return cited
+
+
+def test_followup_naming_a_new_subject_leaves_the_old_one(bm25_service):
+    """'那特困人员呢？' after 低保 asks about 特困人员, which the 低保 item never mentions."""
+    cited = _chat(bm25_service, ["低保标准是多少？", "谁负责？", "那特困人员呢？"])
+    assert cited[1][0] == "清单-48" and cited[2][0] == "清单-49"
+
+
+def test_this_refers_to_the_latest_subject(bm25_service):
+    cited = _chat(bm25_service, ["失业保险金标准是多少？", "那工伤保险呢？", "这个谁负责"])
+    assert cited[1][0] == "清单-25" and cited[2][0] == "清单-25"
+
+
+def test_colloquial_followup_words_keep_the_subject(bm25_service):
+    """Words the plan never uses ('发钱', '房子') do not make a new subject."""
+    first = bm25_service.answer("公租房谁能申请？")
+    history = [
+        {"role": "user", "content": "公租房谁能申请？"},
+        {"role": "assistant", "content": first.text},
+    ]
+    result = bm25_service.search_full("是发钱还是给房子？", history)
+    assert result.followup and result.hits[0].id == "清单-64"
