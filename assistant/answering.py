@@ -151,6 +151,9 @@ class Composer:
         self._inherited = inherited
         top = self._read_check(hits, expanded, intent)
         rec = self.index.records[top.id]
+        named = self.index.lookup_cached(question)  # an ID or a name the user typed
+        if "task" in intent.kinds and intent.units and top.kind == "task" and not named:
+            return self._unit_tasks(intent, hits)
         if "list" in intent.kinds and intent.units and top.kind == "item":
             return self._unit_items(intent, hits)
         if isinstance(rec, Box) and rec.number == 2:
@@ -359,6 +362,24 @@ class Composer:
             return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
         return Composition(
             text=text.strip(), citations=[r.id for r in first + shared], answered=True
+        )
+
+    def _unit_tasks(self, intent: Intent, hits: list[Hit]) -> Composition:
+        unit = intent.units[0]
+        recs = [self.index.records[i] for i in self.index.tasks_led_by(unit)]
+        lead = [r for r in recs if self.index.task_lead(r, unit)]
+        shared = [r for r in recs if r not in lead]
+        if not recs:
+            return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+        lines = [f"- {r.task}{cite(r.readable, '责任单位')}" for r in lead]
+        text = f"附件2重点任务分工方案中，{unit}牵头的任务有{len(lead)}项：\n" + "\n".join(lines)
+        if not lead:
+            text = ""
+        if shared:
+            nums = "、".join(f"第{r.number}项" for r in shared)
+            text += f"\n\n{unit}还参与：{nums}{cite(shared[0].readable, '责任单位')}等。"
+        return Composition(
+            text=text.strip(), citations=[r.id for r in lead + shared], answered=True
         )
 
     # ------------------------------------------------------------ boxes, tasks, sections

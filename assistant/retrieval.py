@@ -153,6 +153,30 @@ class PlanIndex:
     def chunks_of(self, cid: str) -> list[Document]:
         return [self.chunks[i] for i in self._chunks_by_cid.get(cid, [])]
 
+    def tasks_led_by(self, unit: str) -> list[str]:
+        """附件2 tasks a unit leads (named before 牵头), then those it shares.
+
+        附件2 drops the 市 after the first unit ("市财政局、发改委牵头") and shortens 发展改革委.
+        """
+        short = unit.removeprefix("市")
+        names = {
+            short,
+            short.replace("发展改革委", "发改委"),
+            short.replace("发改委", "发展改革委"),
+        }
+
+        def named(text: str) -> bool:
+            return any(n in text for n in names)
+
+        tasks = [r for r in self.records.values() if isinstance(r, Task) and named(r.units)]
+        tasks.sort(key=lambda r: (not named(r.units.split("牵头")[0]), r.number))
+        return [r.id for r in tasks]
+
+    def task_lead(self, task: Task, unit: str) -> bool:
+        short = unit.removeprefix("市")
+        lead = task.units.split("牵头")[0]
+        return short in lead or short.replace("发展改革委", "发改委") in lead
+
     def items_led_by(self, unit: str) -> list[str]:
         """Items a unit leads: those it leads first, then those it leads with others."""
         items = [
@@ -320,6 +344,10 @@ class PlanRetriever(BaseRetriever):
         bm25_tokens = tokens + focus_tokens if followup else tokens
         n = self.settings.retrieval_candidates
         intent = detect(question, self.index.units)
+        if (
+            not intent.units and focus_expanded != question
+        ):  # 卫健委 → 卫生计生委, 发展改革委 → 发改委
+            intent.units = detect(focus_expanded, self.index.units).units
         ranked_bm25 = self.index.bm25_rank(bm25_tokens, n)
         extra = []
         if followup and self.index.content_tokens(focus_tokens):
@@ -487,6 +515,8 @@ class PlanRetriever(BaseRetriever):
         """Sources a kind of question always belongs to, whatever its words."""
         if "document" in intent.kinds and not intent.domains:
             return ["章节-四（四）"] if "附件" in question else ["章节-序言"]
+        if "task" in intent.kinds and intent.units:
+            return self.index.tasks_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
         if "list" in intent.kinds and intent.units:
             return self.index.items_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
         if "list" in intent.kinds and intent.domains and re.search(r"几|多少|哪些|包括", question):

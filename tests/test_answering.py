@@ -227,3 +227,14 @@ def test_passages_are_read_in_the_plans_own_words(bm25_service):
     assert a.answered and "完善法律援助制度" in a.text
     b = bm25_service.answer("外地孩子在济南能上公办学校吗？")
     assert b.answered and "随迁子女" in b.text
+
+
+def test_tasks_a_unit_leads(bm25_service):
+    """附件2 names later units without 市 ('市食品药品监管局、公安局、教育局分别牵头')."""
+    a = bm25_service.answer("市公安局负责哪些重点任务？")
+    assert a.answered and set(a.citations) >= {"分工-9", "分工-14"}
+    assert all(c.startswith("分工-") for c in a.citations)
+    b = bm25_service.answer("市发展改革委有哪些任务？")  # the plan writes 发改委
+    assert "分工-1" in b.citations and "市发改委" in b.text
+    c = bm25_service.answer("分工第2项的责任单位是不是市教育局？")
+    assert c.citations == ["分工-2"]
