@@ -365,21 +365,22 @@ class Composer:
         )
 
     def _unit_tasks(self, intent: Intent, hits: list[Hit]) -> Composition:
+        """The 附件2 tasks a unit leads, each cited; those it only shares after them."""
         unit = intent.units[0]
         recs = [self.index.records[i] for i in self.index.tasks_led_by(unit)]
-        lead = [r for r in recs if self.index.task_lead(r, unit)]
-        shared = [r for r in recs if r not in lead]
         if not recs:
             return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
-        lines = [f"- {r.task}{cite(r.readable, '责任单位')}" for r in lead]
-        text = f"附件2重点任务分工方案中，{unit}牵头的任务有{len(lead)}项：\n" + "\n".join(lines)
-        if not lead:
-            text = ""
+        lead = [r for r in recs if self.index.task_lead(r, unit)]
+        shared = [r for r in recs if r not in lead]
+        parts = []
+        if lead:
+            lines = "\n".join(f"- {r.task}{cite(r.readable, '责任单位')}" for r in lead)
+            parts.append(f"附件2重点任务分工方案中，{unit}牵头的任务有{len(lead)}项：\n{lines}")
         if shared:
-            nums = "、".join(f"第{r.number}项" for r in shared)
-            text += f"\n\n{unit}还参与：{nums}{cite(shared[0].readable, '责任单位')}等。"
+            also = "、".join(f"{r.task}{cite(r.readable, '责任单位')}" for r in shared)
+            parts.append(f"{unit}还参与：{also}")
         return Composition(
-            text=text.strip(), citations=[r.id for r in lead + shared], answered=True
+            text="\n\n".join(parts), citations=[r.id for r in lead + shared], answered=True
         )
 
     # ------------------------------------------------------------ boxes, tasks, sections

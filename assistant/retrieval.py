@@ -153,29 +153,28 @@ class PlanIndex:
     def chunks_of(self, cid: str) -> list[Document]:
         return [self.chunks[i] for i in self._chunks_by_cid.get(cid, [])]
 
-    def tasks_led_by(self, unit: str) -> list[str]:
-        """附件2 tasks a unit leads (named before 牵头), then those it shares.
-
-        附件2 drops the 市 after the first unit ("市财政局、发改委牵头") and shortens 发展改革委.
-        """
+    @staticmethod
+    def _unit_names(unit: str) -> set[str]:
+        """How 附件2 may write a unit: without 市 after the first one ("市财政局、发改委牵头"),
+        and 发展改革委 shortened to 发改委."""
         short = unit.removeprefix("市")
-        names = {
-            short,
-            short.replace("发展改革委", "发改委"),
-            short.replace("发改委", "发展改革委"),
-        }
-
-        def named(text: str) -> bool:
-            return any(n in text for n in names)
-
-        tasks = [r for r in self.records.values() if isinstance(r, Task) and named(r.units)]
-        tasks.sort(key=lambda r: (not named(r.units.split("牵头")[0]), r.number))
-        return [r.id for r in tasks]
+        return {short, short.replace("发展改革委", "发改委"), short.replace("发改委", "发展改革委")}
 
     def task_lead(self, task: Task, unit: str) -> bool:
-        short = unit.removeprefix("市")
+        """Whether the unit is among those named before 牵头."""
         lead = task.units.split("牵头")[0]
-        return short in lead or short.replace("发展改革委", "发改委") in lead
+        return any(n in lead for n in self._unit_names(unit))
+
+    def tasks_led_by(self, unit: str) -> list[str]:
+        """附件2 tasks a unit leads, then those it shares."""
+        names = self._unit_names(unit)
+        tasks = [
+            r
+            for r in self.records.values()
+            if isinstance(r, Task) and any(n in r.units for n in names)
+        ]
+        tasks.sort(key=lambda r: (not self.task_lead(r, unit), r.number))
+        return [r.id for r in tasks]
 
     def items_led_by(self, unit: str) -> list[str]:
         """Items a unit leads: those it leads first, then those it leads with others."""
@@ -344,9 +343,8 @@ class PlanRetriever(BaseRetriever):
         bm25_tokens = tokens + focus_tokens if followup else tokens
         n = self.settings.retrieval_candidates
         intent = detect(question, self.index.units)
-        if (
-            not intent.units and focus_expanded != question
-        ):  # 卫健委 → 卫生计生委, 发展改革委 → 发改委
+        if not intent.units and focus_expanded != question:
+            # a unit named in other words: 卫健委 → 市卫生计生委, 发展改革委 → 市发改委
             intent.units = detect(focus_expanded, self.index.units).units
         ranked_bm25 = self.index.bm25_rank(bm25_tokens, n)
         extra = []
@@ -405,8 +403,8 @@ class PlanRetriever(BaseRetriever):
         return out
 
     def _prefer_kind(self, hits: list[Hit], kind: str, answered: set[str]) -> list[Hit]:
-        """After an item, "高中呢？" asks for the matching item, not a passage, and not the item
-        just answered, which does not speak of 高中."""
+        """After an item, "新生儿呢？" asks for the matching item, not a passage, and not the
+        item just answered, which does not speak of 新生儿."""
         for h in hits:
             if h.kind == kind:
                 h.score *= self.settings.item_boost
