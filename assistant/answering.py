@@ -139,12 +139,12 @@ class Composer:
         focus = self.index.tokenizer.tokens(question)
         expanded = self.index.tokenizer.tokens(expand_aliases(question, self.index.aliases)[0])
         if not hits or hits[0].evidence < self.min_evidence:
-            return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+            return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits, expanded)
         strong = hits[0].via == "lookup" or hits[0].evidence >= self.sure_evidence
         if not strong and not result.followup:
             # words the plan never uses matter when the evidence is middling, not when it is clear
             if self._unknown_share(focus) >= 0.5 and hits[0].evidence < self.clear_evidence:
-                return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits)
+                return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits, expanded)
             if "procedure" in intent.kinds:
                 return self._decline("procedure", prompts.PROCEDURE, hits)
         self._context = context
@@ -231,13 +231,22 @@ class Composer:
 
     # ------------------------------------------------------------ declines
 
-    def _decline(self, reason: str, message: str, hits: list[Hit]) -> Composition:
-        near = [h for h in hits[:3] if h.evidence >= self.min_evidence * 0.7][:2]
+    def _decline(
+        self, reason: str, message: str, hits: list[Hit], words: list[str] | None = None
+    ) -> Composition:
+        near = [h for h in hits[:3] if h.evidence >= self.min_evidence * 0.7]
+        if words is not None:  # suggest only what shares a word with the question, never for "asdf"
+            near = [h for h in near if any(self._overlap_chunk(words, c) for c in h.chunk_ids[:3])]
+        near = near[:2]
         text = message
         if near:
             items = "、".join(h.readable for h in near)
             text += prompts.NEAREST.format(items=items)
         return Composition(text=text, citations=[], answered=False, reason=reason)
+
+    def _overlap_chunk(self, words: list[str], chunk_id: str) -> bool:
+        pos = self.index.chunk_pos.get(chunk_id)
+        return pos is not None and self.index.coverage(words, pos) > 0
 
     # ------------------------------------------------------------ items
 

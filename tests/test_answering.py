@@ -238,3 +238,11 @@ def test_tasks_a_unit_leads(bm25_service):
     assert "分工-1" in b.citations and "市发改委" in b.text
     c = bm25_service.answer("分工第2项的责任单位是不是市教育局？")
     assert c.citations == ["分工-2"]
+
+
+def test_nonsense_gets_no_related_items(service):
+    """'asdf 😀 hi' shares no word with the plan: no '相关的内容' suggestion (it named 艾滋病)."""
+    a = service.answer("asdf;lkj 😀😀 <b>hi</b>")
+    assert not a.answered and "12345" in a.text and "相关的内容" not in a.text
+    b = service.answer("住房公积金怎么提取？")  # shares 住房 with the plan: pointers stay
+    assert not b.answered and "相关的内容" in b.text
