@@ -111,10 +111,8 @@ class PlanIndex:
         self.records = {r.id: r for r in records}
         self.chunks = build_chunks(records)
         self.chunk_pos = {d.id: i for i, d in enumerate(self.chunks)}
-        self.first_chunk: dict[str, str] = {}
         self._chunks_by_cid: dict[str, list[int]] = {}
         for i, d in enumerate(self.chunks):
-            self.first_chunk.setdefault(d.metadata["citation_id"], d.id)
             self._chunks_by_cid.setdefault(d.metadata["citation_id"], []).append(i)
         self.aliases = aliases
         vocab = vocabulary_from_records(records) + [t for ts in aliases.values() for t in ts]
@@ -540,9 +538,7 @@ class PlanRetriever(BaseRetriever):
             h = by_id.pop(cid, None)
             if h is None:
                 rec = self.index.records[cid]
-                first = next(
-                    (d.id for d in self.index.chunks if d.metadata["citation_id"] == cid), None
-                )
+                first = next((d.id for d in self.index.chunks_of(cid)), None)
                 h = Hit(
                     id=cid,
                     title=rec.title,
