@@ -16,6 +16,7 @@ import gradio as gr
 
 from assistant import cards
 from assistant.documents import DOMAINS
+from assistant.text import pieces
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ def sources_html(answer) -> str:
     return "".join(parts)
 
 
+def status_html(answers: int, busy: bool = False) -> str:
+    """The answer status line: announced by screen readers, and the page's "answer complete"
+    signal (data-answers counts the answers of this conversation)."""
+    text = "正在查找规划原文…" if busy else (f"已回答{answers}个问题。" if answers else "")
+    return (
+        f'<p role="status" aria-live="polite" data-answers="{answers}" '
+        f'data-busy="{int(busy)}">{text}</p>'
+    )
+
+
 def build_ui(service) -> gr.Blocks:
     records = service.records
     by_id = service.by_id
@@ -89,30 +100,40 @@ def build_ui(service) -> gr.Blocks:
     # ------------------------------------------------------------ handlers
 
     def respond(message, history, state):
+        """Stream one answer. The state (what feedback refers to) is set with the answer's first
+        piece, and the status line says when the answer is complete: a real signal for people
+        using screen readers and for tests, never a guess from text already on the page."""
         question = (message or "").strip()
         history = list(history or [])
         turns = to_turns(history)
+        n = (state or {}).get("n", 0)
         history.append({"role": "user", "content": html.escape(question) or "（空）"})
         yield (
-            "",
             [*history, {"role": "assistant", "content": "正在查找规划原文…"}],
-            gr.skip(),
-            state,
-        )
-        final = None
-        for partial, done in service.stream(question, turns):
-            final = done or final
-            yield "", [*history, {"role": "assistant", "content": partial}], gr.skip(), state
-        state = {"question": question, "answer": final.text, "citations": final.citations}
-        yield (
             "",
+            {"n": n},
+            status_html(n, busy=True),
+        )
+        final = service.answer(question, turns)
+        state = {
+            "n": n + 1,
+            "question": question,
+            "answer": final.text,
+            "citations": final.citations,
+        }
+        for shown in pieces(final.text)[:-1]:
+            yield [*history, {"role": "assistant", "content": shown}], gr.skip(), state, gr.skip()
+        yield (
             [*history, {"role": "assistant", "content": final.text}],
             sources_html(final),
             state,
+            status_html(n + 1),
         )
 
     def feedback(rating: str, comment: str, state):
         if not state or not state.get("question"):
+            if state and state.get("n"):  # an answer is on its way: it is not rated yet
+                return "请等回答完成后再评价。", comment
             return "请先提问，再评价回答。", comment
         try:
             service.feedback.add(
@@ -124,7 +145,8 @@ def build_ui(service) -> gr.Blocks:
         return "已记录，谢谢您的反馈！", ""
 
     def restart():
-        return [], "", "", {}, ""
+        # the question box is left alone: text typed meanwhile is the user's next question
+        return [], "", {}, "", status_html(0)
 
     def lookup(query: str):
         query = (query or "").strip()
@@ -178,6 +200,10 @@ def build_ui(service) -> gr.Blocks:
                     )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
                 gr.Examples(EXAMPLES, inputs=box, label="试试这些问题")
+                status = gr.HTML(status_html(0), elem_id="answer-status")
+                # the question being answered: moved out of the box in the browser at once, so
+                # the box is free for the next question however long the answer takes
+                pending = gr.Textbox(visible=False, elem_id="pending-question")
                 sources = gr.HTML(elem_id="sources")
                 with gr.Row():
                     up = gr.Button("👍 有帮助", elem_id="fb-up", size="sm")
@@ -243,9 +269,16 @@ def build_ui(service) -> gr.Blocks:
                     )
 
         # ------------------------------------------------------------ events
-        ask_io = dict(inputs=[box, chat, last], outputs=[box, chat, sources, last])
-        box.submit(respond, **ask_io, api_visibility="private")
-        send.click(respond, **ask_io, api_visibility="private")
+        take = dict(fn=None, inputs=[box], outputs=[pending, box], js="(q) => [q, '']", queue=False)
+        ask_io = dict(inputs=[pending, chat, last], outputs=[chat, sources, last, status])
+        asks = [
+            box.submit(**take, api_visibility="private").then(
+                respond, **ask_io, api_visibility="private"
+            ),
+            send.click(**take, api_visibility="private").then(
+                respond, **ask_io, api_visibility="private"
+            ),
+        ]
         up.click(
             lambda c, s: feedback("up", c, s),
             [comment, last],
@@ -258,7 +291,13 @@ def build_ui(service) -> gr.Blocks:
             [fb_status, comment],
             api_visibility="private",
         )
-        clear.click(restart, None, [chat, box, sources, last, fb_status], api_visibility="private")
+        clear.click(
+            restart,
+            None,
+            [chat, sources, last, fb_status, status],
+            cancels=asks,  # an answer still streaming does not refill the cleared chat
+            api_visibility="private",
+        )
         q.change(lookup, q, [results, pick], trigger_mode="always_last", api_visibility="private")
         results.select(pick_row, results, pick, api_visibility="private")
         browse_table.select(pick_row, browse_table, pick, api_visibility="private")

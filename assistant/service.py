@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 
@@ -12,7 +11,7 @@ from .answering import Answer, Composer, Source
 from .documents import all_records, load_plans
 from .retrieval import Hit, PlanIndex, PlanRetriever, SearchResult
 from .settings import Settings, get_settings
-from .text import InputError, has_content, load_aliases, sanitize
+from .text import InputError, has_content, load_aliases, pieces, sanitize
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +134,8 @@ class Service:
         """Yield (partial text, final Answer or None). The answer is checked before the first
         character is shown, so an unsupported number never appears even for a moment."""
         ans = self.answer(question, history)
-        pieces = [p for p in re.split(r"(?<=[。；！？\n])", ans.text) if p]
-        shown = ""
-        for p in pieces[:-1]:
-            shown += p
+        parts = pieces(ans.text)
+        for shown in parts[:-1]:
             yield shown, None
         yield ans.text, ans
 

@@ -245,3 +245,13 @@ def vocabulary_from_records(records) -> list[str]:
             words += [row.name for row in r.rows]
             words += [re.sub(r"（[^）]*）$", "", i.name) for i in r.indicators]
     return [w for w in words if w]
+
+
+def pieces(text: str) -> list[str]:
+    """The growing prefixes of an answer, sentence by sentence, as a page streams them."""
+    out, shown = [], ""
+    for p in re.split(r"(?<=[。；！？\n])", text):
+        if p:
+            shown += p
+            out.append(shown)
+    return out or [text]

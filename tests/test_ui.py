@@ -48,17 +48,26 @@ def test_page_builds_without_loading_a_model(bm25_service):
 
 
 def test_respond_streams_escapes_and_renders_sources(bm25_service):
-    demo = ui.build_ui(bm25_service)  # noqa: F841 - handlers are closures of build_ui
     respond = next(fn for fn in _handlers(bm25_service) if fn.__name__ == "respond")
     outputs = list(respond("<script>alert(1)</script>散居孤儿每个月生活费多少？", [], {}))
-    box, chat, sources, state = outputs[-1]
-    assert box == "" and chat[0]["content"] == html.escape(
-        "<script>alert(1)</script>散居孤儿每个月生活费多少？"
-    )
+    chat, sources, state, status = outputs[-1]
+    assert chat[0]["content"] == html.escape("<script>alert(1)</script>散居孤儿每个月生活费多少？")
     assert "1120元" in chat[-1]["content"]
     assert 'data-id="清单-56"' in sources and "<details" in sources
-    assert state["citations"] == ["清单-56"]
+    assert state["citations"] == ["清单-56"] and state["n"] == 1
+    assert 'data-answers="1"' in status and 'data-busy="0"' in status
+    # the first piece already carries the answer's state: feedback given while the answer is
+    # still streaming is stored for this answer, never for the one before
+    assert outputs[1][2]["question"].endswith("散居孤儿每个月生活费多少？")
     assert len(outputs) >= 3  # a placeholder, partial text, the final answer
+
+
+def test_feedback_while_an_answer_is_pending_is_not_stored_for_another(bm25_service, tmp_path):
+    handlers = _handlers(bm25_service)
+    respond = next(fn for fn in handlers if fn.__name__ == "respond")
+    first = list(respond("散居孤儿每个月生活费多少？", [], {}))[-1][2]
+    pending = next(respond("低保由哪个部门负责？", [], first))[2]  # only the placeholder so far
+    assert pending == {"n": 1}  # the old answer is no longer what feedback would rate
 
 
 def _handlers(service):
