@@ -72,14 +72,15 @@ def configure_logging(level: int = logging.INFO) -> None:
 class TokenBucket:
     """Per-client token bucket: `rate` requests per second, bursts up to `burst`."""
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 10_000):
+    def __init__(self, rate: float, burst: int, max_clients: int = 10_000, clock=time.monotonic):
         self.rate, self.burst, self.max_clients = rate, burst, max_clients
+        self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def take(self, client: str) -> float:
         """0 when allowed; otherwise seconds until a token is available."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(client, (float(self.burst), now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeOpenAI:
-    """Replies are scripted: {"content": str} | {"status": int} | {"garbage": True} | {"sleep": s}."""
+    """Replies are scripted: {"content": str} | {"status": int} | {"garbage": True}.
+
+    {"hold": threading.Event, ...} answers only once the event is set (a test sets it when the
+    client has given up), so "slower than the timeout" never depends on the machine's speed.
+    """
 
     def __init__(self):
         self.script: list[dict] = []
@@ -29,8 +32,8 @@ class FakeOpenAI:
                 )
                 owner.requests.append(body)
                 step = owner.script.pop(0) if owner.script else {"content": "规划中没有相关内容。"}
-                if "sleep" in step:
-                    time.sleep(step["sleep"])
+                if "hold" in step:
+                    step["hold"].wait(timeout=60)
                 if "status" in step:
                     return self._json(step["status"], {"error": {"message": "scripted failure"}})
                 if step.get("garbage"):

@@ -80,18 +80,25 @@ def test_ask_json_with_history(cli_service, capsys, tmp_path):
     hist.write_text(
         json.dumps(
             [
-                {"role": "user", "content": "散居孤儿每个月生活费多少钱？"},
-                {"role": "assistant", "content": "每人每月1120元。"},
+                {"role": "user", "content": "婚前医学检查收费吗？"},
+                {"role": "assistant", "content": "免费。"},
             ],
             ensure_ascii=False,
         ),
         encoding="utf-8",
     )
-    assert main(["ask", "那机构养育的呢？", "--history", str(hist), "--json"]) == 0
+    assert main(["ask", "那牵头单位呢？", "--history", str(hist), "--json"]) == 0
     ans = json.loads(capsys.readouterr().out)
-    assert ans["answered"] and "1410元" in ans["text"] and ans["citations"] == ["清单-56"]
+    assert ans["citations"] == ["清单-41"] and "市卫生计生委" in ans["text"]
+    assert main(["ask", "那牵头单位呢？", "--json"]) == 0  # no history: another item, or none
+    alone = json.loads(capsys.readouterr().out)
+    assert "清单-41" not in alone["citations"] and "市卫生计生委" not in alone["text"]
+
+
+def test_ask_empty_question_json(cli_service, capsys):
     assert main(["ask", "", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["answered"] is False
+    ans = json.loads(capsys.readouterr().out)
+    assert (ans["answered"], ans["reason"]) == (False, "empty")
 
 
 def test_ask_bad_history_file(cli_service, capsys, tmp_path):

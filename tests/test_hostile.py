@@ -157,9 +157,3 @@ def test_injection_is_declined_or_answered_only_from_the_plan(bm25_service, case
         assert bad.lower() not in a.text.lower(), bad
     if a.answered:
         assert a.citations and _numbers_backed(a, bm25_service), a.text
-
-
-def test_injection_suite_size():
-    assert len(CASES) >= 30
-    assert sum(bool(c["history"]) for c in CASES) >= 4
-    assert sum(bool(re.search(r"[a-zA-Z]{4}", c["question"])) for c in CASES) >= 8
