@@ -52,14 +52,27 @@ class SentenceTransformerEmbeddings(Embeddings):
         if encoder is not None:
             try:
                 return tuple(float(x) for x in encoder.encode(text))
-            except Exception as e:  # e.g. a damaged ONNX file: same vectors from torch
-                logger.warning("ONNX query encoder failed, using sentence-transformers: %s", e)
-                self.query_encoder, self.query_backend = None, "torch"
+            except Exception as e:
+                # a damaged ONNX file fails on every text: switch to torch (same vectors) for
+                # good. A text the encoder cannot take fails alone: torch for this one only.
+                if self._encoder_broken(encoder):
+                    logger.warning("ONNX query encoder failed, using sentence-transformers: %s", e)
+                    self.query_encoder, self.query_backend = None, "torch"
+                else:
+                    logger.warning("ONNX encoder refused one query (%s)", type(e).__name__)
         with self._lock:  # one forward pass at a time: two would only fight over 2 cores
             vec = self.model.encode_query(
                 [text], normalize_embeddings=True, show_progress_bar=False
             )[0]
         return tuple(float(x) for x in vec)
+
+    @staticmethod
+    def _encoder_broken(encoder) -> bool:
+        try:
+            encoder.encode("孤儿养育保障")
+            return False
+        except Exception:
+            return True
 
     def embed_query(self, text: str) -> list[float]:
         return list(self._cached(text))

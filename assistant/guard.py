@@ -7,9 +7,13 @@ import re
 from dataclasses import dataclass
 
 from . import prompts
+from .text import clean_text
 
-_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1\s*>", re.I | re.S)
-_TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>")
+# every pattern here is applied to bounded text and has bounded repetition: linear time
+_BLOCK_TAG = re.compile(r"<(/?)(script|style)\b[^<>]{0,200}>", re.I)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
+MAX_TURN_CHARS = 2000
+MAX_TURNS = 8
 
 RULES: list[tuple[str, re.Pattern, str]] = [
     (
@@ -89,8 +93,17 @@ class Verdict:
 
 
 def strip_markup(text: str) -> str:
-    """Remove script/style blocks and tags: user text is never markup to us."""
-    return _TAG.sub(" ", _SCRIPT.sub(" ", text)).strip()
+    """Remove script/style blocks and tags: user text is never markup to us. One pass over the
+    block tags (an unclosed <style> drops the rest), then one over the other tags."""
+    out, pos, depth = [], 0, 0
+    for m in _BLOCK_TAG.finditer(text):
+        if depth == 0:
+            out.append(text[pos : m.start()])
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        pos = m.end()
+    if depth == 0:
+        out.append(text[pos:])
+    return _TAG.sub(" ", " ".join(out)).strip()
 
 
 def check(question: str) -> Verdict | None:
@@ -105,12 +118,13 @@ def safe_history(history: list[dict] | None) -> list[dict]:
     if not isinstance(history, list | tuple):
         return []
     out = []
-    for t in history:
+    # only the latest turns count, and each is cut to length before any transform runs on it
+    for t in list(history)[-2 * MAX_TURNS :]:
         if not isinstance(t, dict) or not isinstance(t.get("content"), str):
             continue
         if t.get("role") not in {"user", "assistant"}:
             continue
-        content = strip_markup(t["content"])[:2000]
+        content = strip_markup(clean_text(t["content"][:MAX_TURN_CHARS]))
         if (
             t["role"] == "user"
             and check(content)
@@ -118,4 +132,4 @@ def safe_history(history: list[dict] | None) -> list[dict]:
         ):
             continue
         out.append({"role": t["role"], "content": content})
-    return out[-8:]
+    return out[-MAX_TURNS:]

@@ -16,15 +16,17 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from . import prompts
+from .answer import numbers
 from .settings import Settings
 from .text import fold
 
 logger = logging.getLogger(__name__)
 
 _CITATION = re.compile(r"\[((?:清单|分工|专栏)-\d+|章节-[^\]\s]{1,12})\]")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # numbers the assistant may always say: the plan's own dates and the hotline
-_ALWAYS = {"2018", "2016", "2020", "12345"}
+_ALWAYS = {2018.0, 2016.0, 2020.0, 12345.0, 3.0, 15.0}  # 2018-03-15, the issue date
+# a unit of government named in an answer: 市公安局, 市人力资源社会保障局, 县区政府, 省财政厅
+_UNIT = re.compile(r"(?:市|省|县区?)[\u4e00-\u9fff]{1,12}?(?:局|委|办|厅|院|联|中心|政府|部门)")
 
 
 class LLMUnavailable(RuntimeError):
@@ -90,12 +92,18 @@ def check_answer(text: str, sources) -> Checked:
     stray = [c for c in cited if c not in by_id]
     if stray:
         return Checked(False, cited, f"cites sources that were not retrieved: {stray}")
-    body = _CITATION.sub(" ", text).replace(prompts.PERIOD_NOTICE, " ")
+    body = fold(_CITATION.sub(" ", text).replace(prompts.PERIOD_NOTICE, " "))
     evidence = fold(" ".join(by_id[c].text for c in cited))
-    evidence_numbers = set(_NUMBER.findall(evidence))
-    for num in _NUMBER.findall(fold(body)):
-        if num not in evidence_numbers and num not in _ALWAYS:
-            return Checked(False, cited, f"number {num} is in no cited source")
+    # numbers in any notation (800, 八百, 捌佰, 百分之九十九, 2.4万) compared as values
+    invented = numbers.unsupported(body, evidence) - _ALWAYS
+    if invented:
+        shown = ", ".join(f"{v:g}" for v in sorted(invented))
+        return Checked(False, cited, f"number {shown} is in no cited source")
+    compact = re.sub(r"\s+", "", evidence)
+    for m in _UNIT.finditer(body):
+        unit = m.group()
+        if unit not in compact and unit.removeprefix("市") not in compact:
+            return Checked(False, cited, f"unit {unit} is in no cited source")
     return Checked(True, cited)
 
 

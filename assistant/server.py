@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -130,6 +132,23 @@ def _parse_messages(body) -> tuple[str, list[dict]]:
     return turns[-1]["content"], turns[:-1]
 
 
+# the API and the page's programmatic routes (the named `ask` endpoint): key and rate limit.
+# The page itself (its queue) stays public.
+PROTECTED_PATHS = ("/v1", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
+UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+_RID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _request_id(given: str | None) -> str:
+    """The client's request id when it is a short token; ours otherwise (never echo 60 KB)."""
+    return given if given and _RID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
+def _bearer_ok(header: str, key: str) -> bool:
+    scheme, _, token = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), key)
+
+
 def create_app(service=None, settings: Settings | None = None, with_page: bool = True) -> FastAPI:
     settings = settings or get_settings()
     if service is None:
@@ -144,18 +163,15 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        rid = _request_id(request.headers.get("x-request-id"))
         request.state.rid = rid
         t0 = time.perf_counter()
         path = request.url.path
         client = request.client.host if request.client else "unknown"
-        if path.startswith("/v1"):
-            if key and request.headers.get("authorization", "") != f"Bearer {key}":
-                return _error(
-                    401,
-                    "缺少或错误的 API 密钥（Authorization: Bearer …）。",
-                    "authentication_error",
-                )
+        if path.startswith(UPLOAD_PATHS):  # no feature takes files: nothing is stored for anyone
+            return _error(404, "不支持上传文件。", "not_found")
+        if path.startswith(PROTECTED_PATHS):
+            # the limiter first: a flood of wrong keys is a flood like any other
             wait = bucket.take(client)
             if wait:
                 return _error(
@@ -163,6 +179,12 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
                     "请求过于频繁，请稍后再试。",
                     "rate_limit_error",
                     headers={"Retry-After": str(max(1, round(wait)))},
+                )
+            if key and not _bearer_ok(request.headers.get("authorization", ""), key):
+                return _error(
+                    401,
+                    "缺少或错误的 API 密钥（Authorization: Bearer …）。",
+                    "authentication_error",
                 )
             size = int(request.headers.get("content-length") or 0)
             if size > MAX_BODY_BYTES:

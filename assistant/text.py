@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _TAG = re.compile(r"<[^>]{0,200}>")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 STOPWORDS = frozenset(
     [
         "的",
@@ -137,7 +138,7 @@ def sanitize(raw: object, max_chars: int) -> CleanQuery:
     if not isinstance(raw, str):
         raise InputError("问题需要是一段文字。")
     notices = []
-    text = _CONTROL.sub("", raw.replace("\r", "\n")).replace("\ufffd", "")
+    text = clean_text(raw[: max_chars * 4])  # cut first: nothing below runs on unbounded text
     text = re.sub(r"[ \t\u3000]+", " ", text).strip()
     if not text:
         raise InputError("请输入您的问题，例如：散居孤儿每个月生活费多少？")
@@ -145,6 +146,13 @@ def sanitize(raw: object, max_chars: int) -> CleanQuery:
         text = text[:max_chars]
         notices.append(f"您的问题较长，只按前{max_chars}个字处理。")
     return CleanQuery(text=text, notices=notices)
+
+
+def clean_text(raw: str) -> str:
+    """No control characters, no lone surrogates (they break every encoder downstream), no
+    replacement characters."""
+    text = _CONTROL.sub("", raw.replace("\r", "\n")).replace("\ufffd", "")
+    return _SURROGATE.sub("", text)
 
 
 def has_content(text: str) -> bool:
@@ -184,12 +192,16 @@ def load_aliases(corpus_dir: Path) -> dict[str, tuple[str, ...]]:
     return {fold(k): tuple(v) for k, v in sorted(data.items(), key=lambda kv: -len(kv[0]))}
 
 
-def expand_aliases(text: str, aliases: dict[str, tuple[str, ...]]) -> tuple[str, list[str]]:
-    """Append the official terms of every alias the text contains; returns (text, terms added)."""
+def expand_aliases(
+    text: str, aliases: dict[str, tuple[str, ...]], tokens: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Append the official terms of every alias the text contains; returns (text, terms added).
+    With the text's tokens, a key counts only as a whole word: 领养 is not in 领养老金."""
     folded = fold(text)
+    words = set(tokens) if tokens is not None else None
     added: list[str] = []
     for key in aliases:  # load_aliases orders them longest first
-        if key in folded:
+        if key in folded and (words is None or key in words):
             for term in aliases[key]:
                 if term not in folded and term not in added:
                     added.append(term)
@@ -215,6 +227,14 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         return list(self._tokens(text))
+
+    def segment(self, text: str) -> list[str]:
+        """Plain segmentation (not search mode): each character in exactly one word."""
+        with self._lock:
+            return self._jieba.lcut(text)
+
+    def frequency(self, word: str) -> int:
+        return int(self._jieba.FREQ.get(word) or 0)
 
     @lru_cache(maxsize=16384)  # noqa: B019 - one tokenizer per process; corpus passages repeat
     def _tokens(self, text: str) -> tuple[str, ...]:
@@ -255,3 +275,57 @@ def pieces(text: str) -> list[str]:
             shown += p
             out.append(shown)
     return out or [text]
+
+
+class Homophones:
+    """Typos of the plan's own terms that sound the same (底保 → 低保, 残急 → 残疾, 公祖房 →
+    公租房): a word of the question that the plan does not use, whose toneless pinyin is that of
+    exactly one plan term differing in one character, stands for that term. Learned from the
+    corpus vocabulary, not listed."""
+
+    def __init__(self, vocabulary: set[str], tokenizer: Tokenizer | None = None):
+        from pypinyin import lazy_pinyin
+
+        self._pinyin = lazy_pinyin
+        self.vocabulary = vocabulary
+        self.tokenizer = tokenizer
+        by_sound: dict[tuple[str, ...], set[str]] = {}
+        for w in vocabulary:
+            if 2 <= len(w) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in w):
+                by_sound.setdefault(tuple(lazy_pinyin(w)), set()).add(w)
+        self.by_sound = by_sound
+
+    def corrections(self, text: str) -> list[str]:
+        """Plan terms the text seems to mean but misspells."""
+        out: list[str] = []
+        cjk = re.findall(r"[\u4e00-\u9fff]+", text)
+        for run in cjk:
+            sounds = self._pinyin(run)
+            for n in (4, 3, 2):
+                for i in range(len(run) - n + 1):
+                    window = run[i : i + n]
+                    if window in self.vocabulary or any(window in o for o in out):
+                        continue
+                    same = self.by_sound.get(tuple(sounds[i : i + n]), set())
+                    near = [
+                        w for w in same if sum(a != b for a, b in zip(w, window, strict=True)) == 1
+                    ]
+                    if len(near) != 1 or near[0] in text:
+                        continue
+                    wrong = i + next(k for k in range(n) if near[0][k] != window[k])
+                    if not self._in_common_word(run, wrong):
+                        out.append(near[0])
+        # one term per misspelling: 低保户 already says 低保
+        return [w for w in out if not any(w != o and w in o for o in out)]
+
+    def _in_common_word(self, run: str, pos: int) -> bool:
+        """Whether the character at pos belongs to a common word of its own (看 in 上门看看 is
+        no typo of 门槛's 槛), by the segmenter's word frequencies."""
+        if self.tokenizer is None:
+            return False
+        start = 0
+        for word in self.tokenizer.segment(run):
+            if start <= pos < start + len(word):
+                return len(word) >= 2 and self.tokenizer.frequency(word) >= 1000
+            start += len(word)
+        return False

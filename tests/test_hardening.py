@@ -1,0 +1,154 @@
+"""Hardening round 2 (issue 15): linear-time input handling, numbers in any notation through the
+LLM check, one bad input never turns a fast path off for everyone."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from assistant.answering import Source
+from assistant.embeddings import SentenceTransformerEmbeddings
+from assistant.guard import safe_history, strip_markup
+from assistant.llm import check_answer
+from assistant.text import sanitize
+
+LOW_INCOME = Source(
+    id="清单-48",
+    title="最低生活保障",
+    readable="清单第48项「最低生活保障」",
+    kind="item",
+    text="服务指导标准：按照共同生活家庭成员人均收入低于当地最低生活保障标准的差额，按月发给"
+    "最低生活保障金。牵头负责单位：市民政局、市财政局",
+)
+
+
+def test_unclosed_style_tags_are_stripped_in_linear_time():
+    # was quadratic: 192 KB of "<style>" took 19 s; a bound of one second leaves a wide margin
+    text = "<style>" * 28_000 + "低保标准"
+    t0 = time.perf_counter()
+    out = strip_markup(text)
+    assert time.perf_counter() - t0 < 1.0
+    assert out == ""  # an unclosed <style> hides what follows it, as in a browser
+
+
+def test_markup_is_removed_and_text_kept():
+    assert strip_markup("<b>低保</b>标准<script>alert(1)</script>多少") == "低保 标准 多少"
+    assert strip_markup("1 < 2 且 3 > 2") == "1 < 2 且 3 > 2"
+
+
+def test_huge_histories_are_cut_before_anything_runs_on_them():
+    history = [{"role": "user", "content": "<style>" * 40_000}] * 2_000
+    t0 = time.perf_counter()
+    turns = safe_history(history)
+    assert time.perf_counter() - t0 < 1.0
+    assert len(turns) <= 8 and all(len(t["content"]) <= 2000 for t in turns)
+
+
+def test_a_markup_heavy_history_does_not_stall_an_answer(bm25_service):
+    history = [
+        {"role": "user", "content": "<style>" * 9_100},
+        {"role": "assistant", "content": "好"},
+    ]
+    t0 = time.perf_counter()
+    a = bm25_service.answer("散居孤儿每个月生活费多少钱？", history)
+    assert time.perf_counter() - t0 < 1.0 and "1120元" in a.text
+
+
+def test_lone_surrogates_are_removed_at_the_edge():
+    assert sanitize("孤儿\ud800养育", 500).text == "孤儿养育"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "低保每人每月发放八百元，一年共九千六百元[清单-48]。",
+        "低保每月捌佰元[清单-48]。",
+        "覆盖率为百分之九十九[清单-48]。",
+        "低保标准每月2.4万元[清单-48]。",
+    ],
+)
+def test_numbers_in_chinese_notation_are_checked_like_digits(reply):
+    c = check_answer(reply, [LOW_INCOME])
+    assert not c.ok and "number" in c.reason
+
+
+def test_a_unit_named_in_an_answer_must_be_in_the_cited_source():
+    assert not check_answer("低保由市公安局负责[清单-48]。", [LOW_INCOME]).ok
+    assert check_answer("低保由市民政局、市财政局牵头[清单-48]。", [LOW_INCOME]).ok
+
+
+class _Model:
+    def get_embedding_dimension(self):
+        return 2
+
+    def encode_query(self, texts, **_):
+        import numpy as np
+
+        return np.ones((len(texts), 2)) / np.sqrt(2)
+
+
+class _Encoder:
+    def __init__(self, broken: bool = False):
+        self.broken = broken
+
+    def encode(self, text):
+        if self.broken or "\udfff" in text:
+            raise UnicodeEncodeError("utf-8", text, 0, 1, "surrogates not allowed")
+        return [1.0, 0.0]
+
+
+def test_one_text_the_encoder_refuses_does_not_turn_it_off():
+    emb = SentenceTransformerEmbeddings(_Model(), "fake", query_encoder=_Encoder())
+    emb.embed_query("孤儿\udfff")  # answered on the slow path, this once
+    assert emb.query_backend == "onnx"
+    assert emb.embed_query("低保") == [1.0, 0.0]
+
+
+def test_a_broken_encoder_is_replaced_for_good():
+    emb = SentenceTransformerEmbeddings(_Model(), "fake", query_encoder=_Encoder(broken=True))
+    emb.embed_query("低保")
+    assert emb.query_backend == "torch" and emb.query_encoder is None
+
+
+def _client(service, **settings):
+    from fastapi.testclient import TestClient
+
+    from assistant.server import create_app
+
+    return TestClient(create_app(service, service.settings.model_copy(update=settings)))
+
+
+def test_wrong_keys_are_rate_limited_like_any_request(bm25_service):
+    c = _client(
+        bm25_service, api_key=SecretStr("right-key"), rate_limit_rps=0.001, rate_limit_burst=5
+    )
+    codes = [
+        c.get("/v1/models", headers={"Authorization": "Bearer wrong"}).status_code for _ in range(8)
+    ]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429] * 3
+
+
+def test_the_bearer_scheme_is_case_insensitive(bm25_service):
+    c = _client(bm25_service, api_key=SecretStr("right-key"))
+    assert c.get("/v1/models", headers={"Authorization": "bearer right-key"}).status_code == 200
+    assert c.get("/v1/models", headers={"Authorization": "Bearer right"}).status_code == 401
+
+
+def test_the_named_page_endpoint_needs_the_key_and_uploads_are_refused(bm25_service):
+    c = _client(bm25_service, api_key=SecretStr("right-key"))
+    r = c.post("/gradio_api/call/ask", json={"data": ["低保由哪个部门负责？", []]})
+    assert r.status_code == 401
+    up = c.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000)})
+    assert up.status_code == 404 and "/tmp" not in up.text
+    assert c.get("/").status_code == 200  # the page itself stays public
+
+
+def test_a_huge_request_id_is_not_echoed(bm25_service):
+    c = _client(bm25_service)
+    r = c.get("/healthz", headers={"X-Request-ID": "x" * 60_000})
+    assert len(r.headers["x-request-id"]) <= 64
+    assert c.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == (
+        "abc-123"
+    )
