@@ -65,7 +65,7 @@ def build_baselines(service) -> dict[str, Search]:
     if retriever.vectorstore is not None:
 
         def dense_only(q: str, h=None) -> list[str]:
-            ranked, _ = retriever._dense(q, n)
+            ranked, _, _ = retriever._dense(q, n)
             return _dedupe([index.chunks[i].metadata["citation_id"] for i, _ in ranked])
 
         systems["dense-only (our chunks)"] = dense_only

@@ -119,10 +119,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
             baselines=args.baselines,
             progress=not args.quiet,
             gate=Path(args.gate) if args.gate else None,
+            compare_to=Path(args.compare) if args.compare else None,
         )
     except QuestionSetError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .answer.decide import PARAMS
+    from .answer.train import train
+    from .service import get_service
+    from .settings import ROOT
+
+    files = sorted((ROOT / "eval" / "train").glob("*.jsonl"))
+    if not files:
+        print("没有训练集：eval/train/*.jsonl", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else PARAMS
+    report = train(get_service(), files, out=out, max_false_refusals=args.max_false_refusals)
+    for name in ("full", "lexical"):
+        r = report[name]
+        op = r["operating_point"]
+        print(
+            f"{name:8s} C={r['C']}  cross-validated AUC {r['cv_auc']:.3f}  threshold "
+            f"{op['threshold']:.2f}: traps declined {op['refusal_accuracy']:.3f}, "
+            f"false refusals {op['false_refusal_rate']:.3f}"
+        )
+    rr = report["rerank"]
+    print(
+        f"re-ranker C={rr['C']}  hit@1 of the fused order {rr['hit_at_1_fused']:.3f}, "
+        f"re-ranked (cross-validated) {rr['hit_at_1_reranked_cv']:.3f}"
+    )
+    ar = report["attribute"]
+    print(
+        f"asked attribute: {ar['questions']} questions, cross-validated accuracy "
+        f"{ar['cv_accuracy']:.3f}, {ar['ngrams']} n-grams"
+    )
+    print(f"written {out} in {report['seconds']} s")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -169,7 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baselines", action="store_true", help="also measure retrieval baselines")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--gate", help="floors JSON: exit 1 when a headline score falls below")
+    s.add_argument("--compare", help="an earlier JSON report: print fixed/broken questions")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("train", help="fit the answerability model from eval/train/*.jsonl")
+    s.add_argument("--out", help="where to write the parameters (default: the shipped file)")
+    s.add_argument(
+        "--max-false-refusals",
+        type=float,
+        default=0.04,
+        help="operating point: the most answerable questions it may decline (cross-validated)",
+    )
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("serve", help="start the page and the API")
     s.add_argument("--host", default=None)

@@ -181,6 +181,7 @@ def run_eval_command(
     baselines: bool = False,
     progress: bool = True,
     gate: Path | None = None,
+    compare_to: Path | None = None,
 ) -> int:
     from .documents import all_records
     from .service import get_service
@@ -208,6 +209,8 @@ def run_eval_command(
         write_html(result, report)
         write_markdown(result, report.with_suffix(".md"))
     _print_summary(result)
+    if compare_to:
+        print(compare(json.loads(compare_to.read_text(encoding="utf-8")), result))
     if gate:
         floors = json.loads(gate.read_text(encoding="utf-8"))
         failures = check_gate(result, {k: v for k, v in floors.items() if not k.startswith("_")})
@@ -218,6 +221,37 @@ def run_eval_command(
             return 1
         print(f"quality gate passed ({len(floors) - 1} floors)")
     return 0
+
+
+def compare(base: dict, new: dict) -> str:
+    """Per-question changes (fixed, broken) and per-type deltas of headline scores, new vs base."""
+    old = {q["id"]: q for q in base.get("questions", [])}
+    lines, fixed, broken = [], [], []
+    for q in new.get("questions", []):
+        b = old.get(q["id"])
+        if b is None:
+            continue
+        for metric, ok in q["pass"].items():
+            was = b["pass"].get(metric)
+            if was is None or was == ok:
+                continue
+            (fixed if ok else broken).append((q["id"], q["type"], metric, q["question"][:40]))
+    lines.append(f"fixed {len(fixed)}, broken {len(broken)} (question × metric)")
+    keys = (*HEADLINE, "latency_ms_p95")
+    lines.append("  " + "  ".join(f"{k}: {base.get(k)} -> {new.get(k)}" for k in keys))
+    for t, s in new.get("by_type", {}).items():
+        bs = base.get("by_type", {}).get(t, {})
+        deltas = [
+            f"{k} {s[k] - bs[k]:+.3f}"
+            for k in HEADLINE
+            if s.get(k) is not None and bs.get(k) is not None and s[k] != bs[k]
+        ]
+        if deltas:
+            lines.append(f"  {t:<13} " + "  ".join(deltas))
+    for title, rows in (("broken", broken), ("fixed", fixed)):
+        for qid, qtype, metric, text in rows:
+            lines.append(f"  {title:<6} {qid:<8} {qtype:<12} {metric:<12} {text}")
+    return "\n".join(lines)
 
 
 def _print_summary(r: dict) -> None:

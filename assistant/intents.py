@@ -187,6 +187,9 @@ class Intent:
     years: list[int] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
     later_plans: list[str] = field(default_factory=list)
+    # the field of a service item the question asks for, by the learned model (with confidence)
+    asked: str | None = None
+    asked_p: float = 0.0
 
     @property
     def field_question(self) -> bool:

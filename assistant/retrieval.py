@@ -15,12 +15,14 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
+from .answer.numbers import arabic_ids
 from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
 from .intents import Intent, detect
+from .rerank import Signals
 from .settings import Settings
 from .store import nearest
-from .text import Tokenizer, expand_aliases, fold, vocabulary_from_records
+from .text import Homophones, Tokenizer, expand_aliases, fold, vocabulary_from_records
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
@@ -36,6 +38,8 @@ class Hit(BaseModel):
     score: float = Field(description="fused rank score (higher first)")
     evidence: float = Field(0.0, description="absolute support for the query, 0..1")
     via: str = Field(description="lookup | followup | hybrid | bm25 | dense")
+    lexical: float = Field(0.0, description="best chunk's IDF-weighted word coverage, 0..1")
+    dense: float = Field(0.0, description="best chunk's cosine similarity to the query")
     chunk_ids: list[str] = Field(default_factory=list, description="best matching chunks first")
 
 
@@ -49,6 +53,7 @@ class SearchResult:
     aliases: list[str] = field(default_factory=list)
     degraded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    vector: list[float] | None = None  # the query's embedding, when vectors are on
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -59,8 +64,27 @@ _FOLLOWUP = re.compile(
     r"|(这个|这项|该项|此项|这些|那些|上述|上面|前面|刚才|以上|它的|他们的|其中|这方面|该服务|这一项)"
 )
 _CITED = re.compile(
-    rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)|章节-([{CN_NUM}（）]+)"
+    rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
+    rf"|章节-([{CN_NUM}]+(?:（[{CN_NUM}]+）)?|序言)"
 )
+
+
+_CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
+
+
+def ask_clause(question: str, names_something) -> str:
+    """The ask of a question told as a story: its last clause that names something (a tag like
+    真的假的 names nothing), with the clause before when it is very short (火化，要钱不).
+    The whole question when it is one clause."""
+    clauses = [c.strip() for c in _CLAUSES.split(question) if c.strip()]
+    if len(clauses) < 2:
+        return question
+    for i in range(len(clauses) - 1, -1, -1):
+        if names_something(clauses[i]):
+            if len(clauses[i]) <= 4 and i > 0:
+                return clauses[i - 1] + "，" + clauses[i]
+            return clauses[i]
+    return question
 
 
 def cited_ids(text: str) -> list[str]:
@@ -115,12 +139,14 @@ class PlanIndex:
         for i, d in enumerate(self.chunks):
             self._chunks_by_cid.setdefault(d.metadata["citation_id"], []).append(i)
         self.aliases = aliases
+        # alias keys are words too, so an alias matches whole words only (领养 is not in 领养老金)
         vocab = vocabulary_from_records(records) + [t for ts in aliases.values() for t in ts]
-        self.tokenizer = Tokenizer(vocab)
+        self.tokenizer = Tokenizer(vocab + list(aliases))
         corpus_tokens = [self.tokenizer.tokens(d.page_content) for d in self.chunks]
         self.bm25 = bm25s.BM25()
         self.bm25.index(corpus_tokens, show_progress=False)
         self.vocab = set(self.bm25.vocab_dict)
+        self.homophones = Homophones(self.vocab | set(aliases), self.tokenizer)
         self.idf = self._idf(corpus_tokens)
         self.chunk_tokens = [set(t) for t in corpus_tokens]
         self.item_names = sorted(
@@ -147,6 +173,29 @@ class PlanIndex:
                     u for u in re.split(r"[、，]", r.units.split("牵头")[0]) if u.startswith("市")
                 ]
         self.units = sorted(set(units), key=lambda u: -len(u))
+
+    @lru_cache(maxsize=1024)  # noqa: B019 - one index per process; records never change
+    def record_profile(self, cid: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset], ...]]:
+        """A record's words, and its clauses each with its words: tokenized once."""
+        text = self.records[cid].text
+        clauses = tuple(
+            (c, frozenset(self.tokenizer.tokens(c)))
+            for c in re.split(r"(?<=[。；！？\n])", text)
+            if c.strip()
+        )
+        return frozenset(self.tokenizer.tokens(text)), clauses
+
+    def expand(self, text: str) -> tuple[str, list[str]]:
+        """The text with the plan's terms it means appended: misspelt terms (底保 → 低保), then
+        the official terms of citizen words (低保 → 最低生活保障). Returns (text, terms added)."""
+        return self._expand_memo(text)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one index per process
+    def _expand_memo(self, text: str) -> tuple[str, list[str]]:
+        fixed = self.homophones.corrections(text)
+        base = f"{text} {' '.join(fixed)}" if fixed else text
+        expanded, added = expand_aliases(base, self.aliases, self.tokenizer.tokens(base))
+        return expanded, fixed + added
 
     def chunks_of(self, cid: str) -> list[Document]:
         return [self.chunks[i] for i in self._chunks_by_cid.get(cid, [])]
@@ -195,7 +244,7 @@ class PlanIndex:
 
     def lookup(self, query: str) -> list[str]:
         """Citation IDs the query names outright: an ID, an item number, an exact item name."""
-        q = fold(query).replace(" ", "")
+        q = arabic_ids(fold(query).replace(" ", ""))  # 清单第五十六项 → 清单第56项
         found: list[str] = []
 
         def add(cid: str) -> None:
@@ -233,6 +282,11 @@ class PlanIndex:
             if title in q and not any(title in name for name, _ in self.item_names):
                 add(cid)
         return found
+
+    def names_record(self, text: str) -> bool:
+        """The text is only a record's name or a citizen's word for it ("低保", "五保户")."""
+        bare = re.sub(r"[^\w]", "", fold(text))
+        return any(self.item_by_name.get(fold(t)) for t in (bare, *self.aliases.get(bare, ())))
 
     def lookup_cached(self, text: str) -> list[str]:
         """lookup() memoized: a search asks it for the question twice (rewrite, then ranking)."""
@@ -287,6 +341,9 @@ class PlanRetriever(BaseRetriever):
     k: int = 5
     history: list[dict] = Field(default_factory=list)
     last_error: str | None = None
+    reranker: Any | None = None
+    attributes: Any | None = None  # the asked-attribute model
+    capture: list | None = None  # set by training to collect candidates
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -318,7 +375,10 @@ class PlanRetriever(BaseRetriever):
         prior: list[str] = []  # the latest answer's sources first: "这个" is what was just said
         for t in reversed(turns):
             if t["role"] == "assistant":
-                prior += [c for c in cited_ids(t["content"]) if c not in prior]
+                # an assistant turn is text the client sends: only IDs that exist count
+                prior += [
+                    c for c in cited_ids(t["content"]) if c in self.index.records and c not in prior
+                ]
         if not users:
             return question, False, []
         own_topic = bool(self._lookup(question))
@@ -333,32 +393,47 @@ class PlanRetriever(BaseRetriever):
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         query, followup, prior = self.rewrite(question, history)
-        expanded, added = expand_aliases(query, self.index.aliases)
-        focus_expanded, _ = expand_aliases(question, self.index.aliases)
+        expanded, added = self.index.expand(query)
+        focus_expanded, _ = self.index.expand(question)
         tokens = self.index.tokenizer.tokens(expanded)
         # the user's own words of this turn count twice against words from earlier turns
         focus_tokens = self.index.tokenizer.tokens(focus_expanded)
         bm25_tokens = tokens + focus_tokens if followup else tokens
         n = self.settings.retrieval_candidates
         intent = detect(question, self.index.units)
+        if self.attributes is not None:
+            intent.asked, intent.asked_p = self.attributes.predict(question)
         if not intent.units and focus_expanded != question:
             # a unit named in other words: 卫健委 → 市卫生计生委, 发展改革委 → 市发改委
             intent.units = detect(focus_expanded, self.index.units).units
         ranked_bm25 = self.index.bm25_rank(bm25_tokens, n)
+        signals = Signals(bm25=dict(ranked_bm25), question_tokens=focus_tokens)
         extra = []
         if followup and self.index.content_tokens(focus_tokens):
             # the turn names a new subject ("普通高中的呢？"): its own words lead, twice over
             focus_rank = self.index.bm25_rank(focus_tokens, n)
             extra = [focus_rank, focus_rank]
+        else:
+            ask = ask_clause(question, self._names_something)
+            if ask != question:
+                # a story with its ask at the end: the ask's words weigh more than side details
+                # (低保户 … 火化要不要钱 asks about 火化, not about 低保)
+                ask_tokens = self.index.tokenizer.tokens(self.index.expand(ask)[0])
+                extra = [self.index.bm25_rank(ask_tokens, n)]
+                signals.ask = dict(extra[0])
         timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
 
         t1 = time.perf_counter()
-        ranked_dense, degraded = self._dense(expanded, n)
+        ranked_dense, degraded, vector = self._dense(expanded, n)
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
         hits = self._aggregate(fused, tokens, ranked_dense)
         hits = self._prefer(hits, intent)
+        if self.capture is not None:  # training: the candidates as fused, before re-ranking
+            self.capture.append((question, list(hits), intent, signals))
+        if self.reranker is not None:
+            hits = self.reranker.rerank(self.index, question, hits, intent, signals)
         lookups = self._lookup(question)
         keep: list[str] = []
         if followup:
@@ -388,9 +463,15 @@ class PlanRetriever(BaseRetriever):
             aliases=added,
             degraded=degraded,
             timings=timings,
+            vector=vector,
         )
 
     # -- internals
+
+    def _names_something(self, clause: str) -> bool:
+        """Whether a clause holds a word of the plan that names a subject."""
+        tokens = self.index.tokenizer.tokens(self.index.expand(clause)[0])
+        return any(len(t) >= 2 and t in self.index.vocab for t in self.index.content_tokens(tokens))
 
     def _earlier_lookups(self, history: list[dict] | None) -> list[str]:
         """Records the user named in earlier turns, the latest turn first."""
@@ -422,9 +503,9 @@ class PlanRetriever(BaseRetriever):
     def _lookup(self, text: str) -> list[str]:
         return self.index.lookup_cached(text)
 
-    def _dense(self, text: str, n: int) -> tuple[list[tuple[int, float]], bool]:
+    def _dense(self, text: str, n: int) -> tuple[list[tuple[int, float]], bool, list | None]:
         if self.vectorstore is None:
-            return [], True
+            return [], True, None
         try:
             emb = self.vectorstore.embeddings.embed_query(text)
             pairs = nearest(self.vectorstore, emb, n)
@@ -433,13 +514,13 @@ class PlanRetriever(BaseRetriever):
             if self.last_error is None:
                 logger.error("vector search unavailable, answering from BM25 only: %s", e)
             self.last_error = str(e)
-            return [], True
+            return [], True, None
         out = []
         for chunk_id, distance in pairs:
             pos = self.index.chunk_pos.get(chunk_id)
             if pos is not None:
                 out.append((pos, 1.0 - float(distance)))  # cosine distance -> similarity
-        return out, False
+        return out, False, emb
 
     def _fuse(self, bm25, dense, *extra) -> dict[int, float]:
         fused: dict[int, float] = {}
@@ -470,6 +551,8 @@ class PlanRetriever(BaseRetriever):
             chunk = self.index.chunks[i]
             cid = chunk.metadata["citation_id"]
             ev = self._evidence(i, tokens, dense_sim.get(i))
+            lex = self.index.coverage(tokens, i)
+            sim = dense_sim.get(i, 0.0)
             hit = by_cid.get(cid)
             if hit is None:
                 rec = self.index.records[cid]
@@ -482,10 +565,14 @@ class PlanRetriever(BaseRetriever):
                     evidence=ev,
                     via="hybrid" if dense else "bm25",
                     chunk_ids=[chunk.id],
+                    lexical=lex,
+                    dense=sim,
                 )
             else:
                 hit.chunk_ids.append(chunk.id)
                 hit.evidence = max(hit.evidence, ev)
+                hit.lexical = max(hit.lexical, lex)
+                hit.dense = max(hit.dense, sim)
         return sorted(by_cid.values(), key=lambda h: -h.score)
 
     def _prefer(self, hits: list[Hit], intent: Intent) -> list[Hit]:

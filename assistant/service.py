@@ -33,8 +33,16 @@ class Service:
             self.embeddings = embeddings or make_embeddings(settings)
             self.manifest = ensure_index(settings, self.embeddings, progress=False)
             vectorstore = open_vectorstore(settings, self.embeddings)
+        from .answer.attribute import AttributeModel
+        from .rerank import Reranker
+
         self.retriever = PlanRetriever(
-            index=self.index, vectorstore=vectorstore, settings=settings, k=settings.retrieval_k
+            index=self.index,
+            vectorstore=vectorstore,
+            settings=settings,
+            k=settings.retrieval_k,
+            reranker=Reranker.load(),
+            attributes=AttributeModel.load(),
         )
         self.composer = Composer(
             self.index,
@@ -42,6 +50,9 @@ class Service:
             settings.min_evidence,
             settings.max_answer_items,
         )
+        from .answer.decide import Decider
+
+        self.decider = Decider.load()
         self._feedback = None
         self.llm_chain = None
         if settings.llm_enabled:
@@ -83,6 +94,8 @@ class Service:
         hist = guard.safe_history(history)
         result = self.retriever.search(text, hist, k=self.settings.retrieval_k)
         comp = self.composer.compose(text, result, hist)
+        if comp.answered:
+            comp = self._decide(text, result, comp)
         body = comp.text
         if comp.answered and comp.quoted_standard:
             body += f"\n\n> {prompts.PERIOD_NOTICE}"
@@ -104,6 +117,21 @@ class Service:
         if comp.answered and self.llm_chain is not None:
             self._with_llm(ans, hist)
         return self._finish(ans, t0)
+
+    def _decide(self, text: str, result, comp):
+        """Does the best evidence answer what is asked? The learned model says; without it,
+        the evidence threshold of settings does."""
+        from .answer.features import names_id
+
+        named = names_id(text) or self.index.names_record(text)
+        if result.hits and result.hits[0].via == "lookup" and named:
+            return comp  # a record named by its number or by name alone: a lookup
+        if self.decider is not None:
+            ok, p = self.decider.decide(self.index, text, result)
+            result.timings["answerable_p"] = p
+        else:
+            ok = bool(result.hits) and result.hits[0].evidence >= self.settings.min_evidence
+        return comp if ok else self.composer.not_in_plan(text, result)
 
     def _with_llm(self, ans: Answer, hist: list[dict]) -> None:
         """Replace the extractive text by a checked LLM answer; on any failure keep it."""

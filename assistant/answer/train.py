@@ -1,0 +1,351 @@
+"""`policyqa train`: fit the answerability models from the committed training sets
+(eval/train/*.jsonl), cross-validated with one writer's file held out at a time, and write
+decide_params.json. Deterministic: same training files, same index, same parameters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import guard
+from ..questions import load_questions
+from ..text import InputError, sanitize
+from .decide import PARAMS
+from .features import LEXICAL_NAMES, features
+
+logger = logging.getLogger(__name__)
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _questions(service, files: list[Path]):
+    """(writer index, question, cleaned text, safe history) the guard lets through."""
+    for g, path in enumerate(files):
+        for q in load_questions(path, set(service.by_id)):
+            try:
+                text = guard.strip_markup(
+                    sanitize(q.question, service.settings.max_question_chars).text
+                )
+            except InputError:
+                continue
+            if not text or guard.check(text):
+                continue  # declined before retrieval: no model's decision
+            yield g, q, text, guard.safe_history(q.history_dicts())
+
+
+def collect_candidates(service, files: list[Path]) -> dict:
+    """Re-ranker rows: the first candidates of every answerable training question, as fused,
+    labelled by whether they are a gold citation."""
+    from ..rerank import candidate_features
+
+    retriever = service.retriever
+    saved, retriever.reranker, retriever.capture = retriever.reranker, None, []
+    xs, ys, qids, groups = [], [], [], []
+    try:
+        for g, q, text, hist in _questions(service, files):
+            if not q.answerable:
+                continue
+            retriever.capture.clear()
+            retriever.search(text, hist, k=service.settings.retrieval_k)
+            question, hits, intent, signals = retriever.capture[-1]
+            x = candidate_features(service.index, question, hits, intent, signals)
+            if not len(x):
+                continue
+            xs.append(x)
+            ys += [int(h.id in q.citations) for h in hits[: len(x)]]
+            qids += [len(groups)] * len(x)
+            groups.append(g)
+    finally:
+        retriever.reranker, retriever.capture = saved, None
+    return {
+        "x": np.concatenate(xs),
+        "y": np.asarray(ys),
+        "qid": np.asarray(qids),
+        "groups": np.asarray(groups)[np.asarray(qids)],
+    }
+
+
+def _hit1(scores: np.ndarray, y: np.ndarray, qid: np.ndarray) -> float:
+    hits = []
+    for q in np.unique(qid):
+        m = qid == q
+        hits.append(y[m][int(np.argmax(scores[m]))] == 1)
+    return float(np.mean(hits))
+
+
+def train_reranker(service, files: list[Path], out: Path) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    from ..rerank import NAMES
+
+    data = collect_candidates(service, files)
+    x, y, qid, groups = data["x"], data["y"], data["qid"], data["groups"]
+    fused = -np.arange(len(y), dtype=float)  # the fused order itself: first candidate wins
+    for q in np.unique(qid):
+        m = qid == q
+        fused[m] = -np.arange(m.sum())
+
+    def fit(xtr, ytr, c):
+        mean, scale = xtr.mean(axis=0), xtr.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        m = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+        m.fit((xtr - mean) / scale, ytr)
+        return mean, scale, m
+
+    def oof(c):
+        s = np.zeros(len(y))
+        for g in np.unique(groups):
+            te = groups == g
+            mean, scale, m = fit(x[~te], y[~te], c)
+            s[te] = m.decision_function((x[te] - mean) / scale)
+        return s
+
+    scores = {c: _hit1(oof(c), y, qid) for c in C_GRID}
+    c = max(scores, key=lambda k: (scores[k], -k))
+    mean, scale, m = fit(x, y, c)
+    params = {
+        "features": NAMES,
+        "trained_on": [p.name for p in files],
+        "questions": len(np.unique(qid)),
+        "cross_validation": "leave one writer's file out",
+        "report": {
+            "C": c,
+            "hit_at_1_fused": round(_hit1(fused, y, qid), 4),
+            "hit_at_1_reranked_cv": round(scores[c], 4),
+        },
+        "model": {
+            "mean": [round(float(v), 6) for v in mean],
+            "scale": [round(float(v), 6) for v in scale],
+            "coef": [round(float(v), 6) for v in m.coef_[0]],
+            "intercept": round(float(m.intercept_[0]), 6),
+        },
+    }
+    out.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return params["report"]
+
+
+def collect(service, files: list[Path]) -> dict:
+    """Features of every training question the guard lets through, under both retrieval modes."""
+    from ..retrieval import PlanRetriever
+
+    lexical_retriever = PlanRetriever(
+        index=service.index,
+        vectorstore=None,
+        settings=service.settings,
+        reranker=service.retriever.reranker,
+    )
+    xs_full, xs_lex, ys, groups, ids = [], [], [], [], []
+    for g, q, text, hist in _questions(service, files):
+        r_full = service.retriever.search(text, hist, k=service.settings.retrieval_k)
+        r_lex = lexical_retriever.search(text, hist, k=service.settings.retrieval_k)
+        xs_full.append(features(service.index, text, r_full, r_full.intent, with_vector=True))
+        xs_lex.append(features(service.index, text, r_lex, r_lex.intent, with_vector=False))
+        ys.append(int(q.answerable))
+        groups.append(g)
+        ids.append(q.id)
+    return {
+        "full": np.stack(xs_full),
+        "lexical": np.stack(xs_lex),
+        "y": np.asarray(ys),
+        "groups": np.asarray(groups),
+        "ids": ids,
+    }
+
+
+def balanced_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sample weights giving traps and answerable questions equal weight within each kind of ask
+    (quantity or not). Written traps are mostly "how much" questions (a missing amount, a false
+    number, an actual figure), so without this the model learns that asking an amount is
+    suspicious, and declines plain amount questions."""
+    strata = x[:, LEXICAL_NAMES.index("asks_quantity")]
+    w = np.ones(len(y))
+    groups = [(s, c) for s in np.unique(strata) for c in (0, 1)]
+    for s, c in groups:
+        m = (strata == s) & (y == c)
+        if m.any():
+            w[m] = len(y) / (len(groups) * m.sum())
+    return w
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit((x - mean) / scale, y, sample_weight=balanced_weights(x, y))
+    return mean, scale, model
+
+
+def _oof(x, y, groups, c) -> np.ndarray:
+    """Out-of-fold probabilities, one writer's file held out at a time."""
+    p = np.zeros(len(y))
+    for g in np.unique(groups):
+        test = groups == g
+        mean, scale, m = _fit(x[~test], y[~test], c)
+        p[test] = m.predict_proba((x[test] - mean) / scale)[:, 1]
+    return p
+
+
+def curve(p: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Refusal accuracy and false-refusal rate at each threshold (the operating curve)."""
+    out = []
+    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        answer = p >= t
+        out.append(
+            {
+                "threshold": float(t),
+                "false_refusal_rate": float(np.mean(~answer[y == 1])),
+                "refusal_accuracy": float(np.mean(~answer[y == 0])),
+            }
+        )
+    return out
+
+
+def choose_threshold(points: list[dict], max_false_refusals: float) -> float:
+    """The threshold that declines the most traps while false refusals stay within the bound
+    (a wrong refusal fails a citizen as surely as a wrong answer); balanced accuracy if none."""
+    ok = [pt for pt in points if pt["false_refusal_rate"] <= max_false_refusals]
+    if ok:
+        return max(ok, key=lambda pt: (pt["refusal_accuracy"], -pt["threshold"]))["threshold"]
+    best = max(points, key=lambda pt: pt["refusal_accuracy"] - pt["false_refusal_rate"])
+    return best["threshold"]
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p))
+
+
+def train(
+    service,
+    files: list[Path],
+    out: Path = PARAMS,
+    max_false_refusals: float = 0.04,
+    rerank_out: Path | None = None,
+    attribute_out: Path | None = None,
+) -> dict:
+    """Fit the re-ranker, put it in place, then fit the answerability models on what the
+    re-ranked retrieval returns (as the service will see it)."""
+    from ..rerank import PARAMS as RERANK_PARAMS
+    from ..rerank import Reranker
+
+    t0 = time.perf_counter()
+    rerank_out = rerank_out or RERANK_PARAMS
+    rerank_report = train_reranker(service, files, rerank_out)
+    from .attribute import PARAMS as ATTRIBUTE_PARAMS
+
+    attribute_report = train_attributes(service, files, attribute_out or ATTRIBUTE_PARAMS)
+    service.retriever.reranker = Reranker.load(rerank_out)
+    data = collect(service, files)
+    y, groups = data["y"], data["groups"]
+    models, report = {}, {}
+    for name in ("full", "lexical"):
+        x = data[name]
+        scores = {c: auc(_oof(x, y, groups, c), y) for c in C_GRID}
+        c = max(scores, key=lambda k: (scores[k], -k))
+        p = _oof(x, y, groups, c)
+        points = curve(p, y)
+        threshold = choose_threshold(points, max_false_refusals)
+        mean, scale, m = _fit(x, y, c)
+        models[name] = {
+            "mean": [round(float(v), 6) for v in mean],
+            "scale": [round(float(v), 6) for v in scale],
+            "coef": [round(float(v), 6) for v in m.coef_[0]],
+            "intercept": round(float(m.intercept_[0]), 6),
+            "threshold": threshold,
+        }
+        at = next(pt for pt in points if pt["threshold"] == threshold)
+        report[name] = {
+            "C": c,
+            "cv_auc": round(scores[c], 4),
+            "operating_point": at,
+            "curve": points,
+        }
+        if name == "lexical":
+            models[name]["features"] = LEXICAL_NAMES
+    params = {
+        "trained_on": [p.name for p in files],
+        "questions": len(y),
+        "answerable": int(y.sum()),
+        "cross_validation": "leave one writer's file out",
+        "models": models,
+        "report": report,
+    }
+    out.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    report["rerank"] = rerank_report
+    report["attribute"] = attribute_report
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def attribute_rows(service, files: list[Path]) -> tuple[list[str], list[str], list[int]]:
+    """Answerable training questions about a service item, with the field they ask for."""
+    from .attribute import FIELDS, OTHER
+
+    texts, labels, groups = [], [], []
+    for g, q, text, _ in _questions(service, files):
+        if not q.answerable or not any(c.startswith("清单-") for c in q.citations):
+            continue
+        attr = _extra(path=files[g], qid=q.id, key="attribute")
+        attr = attr if attr in FIELDS else OTHER
+        texts.append(text)
+        labels.append(attr)
+        groups.append(g)
+    return texts, labels, groups
+
+
+_EXTRA_CACHE: dict[Path, dict[str, dict]] = {}
+
+
+def _extra(path: Path, qid: str, key: str):
+    """A field of the training file that the question model ignores (attribute, trap, voice)."""
+    if path not in _EXTRA_CACHE:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        _EXTRA_CACHE[path] = {r["id"]: r for r in rows}
+    return _EXTRA_CACHE[path].get(qid, {}).get(key)
+
+
+def train_attributes(service, files: list[Path], out: Path, c: float = 10.0) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from .attribute import NGRAMS
+
+    texts, labels, groups = attribute_rows(service, files)
+    y, g = np.asarray(labels), np.asarray(groups)
+
+    def fit(idx):
+        v = TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, min_df=2, binary=True)
+        x = v.fit_transform([texts[i] for i in idx])
+        return v, LogisticRegression(C=c, max_iter=5000).fit(x, y[idx])
+
+    correct = []
+    for k in np.unique(g):
+        test = np.where(g == k)[0]
+        v, m = fit(np.where(g != k)[0])
+        correct += list(m.predict(v.transform([texts[i] for i in test])) == y[test])
+    v, m = fit(np.arange(len(y)))
+    coef = m.coef_ if len(m.classes_) > 2 else np.vstack([-m.coef_[0], m.coef_[0]])
+    vocab = {}
+    for gram, j in v.vocabulary_.items():
+        weights = coef[:, j]
+        if np.abs(weights).max() >= 0.005:
+            vocab[gram] = [round(float(v.idf_[j]), 4)] + [round(float(w), 4) for w in weights]
+    intercept = m.intercept_ if len(m.classes_) > 2 else [-m.intercept_[0], m.intercept_[0]]
+    params = {
+        "trained_on": [p.name for p in files],
+        "questions": len(y),
+        "cross_validation": "leave one writer's file out",
+        "cv_accuracy": round(float(np.mean(correct)), 4),
+        "classes": [str(x) for x in m.classes_],
+        "intercept": [round(float(b), 4) for b in intercept],
+        "vocab": vocab,
+    }
+    out.write_text(json.dumps(params, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"cv_accuracy": params["cv_accuracy"], "questions": len(y), "ngrams": len(vocab)}
