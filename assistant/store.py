@@ -116,6 +116,29 @@ def ensure_index(
     embeddings = embeddings or make_embeddings(settings)
     chunks = build_chunks(all_records(settings.corpus_dir))
     want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, len(chunks))
+    with _index_lock(settings):  # one process checks or builds at a time; the others wait
+        return _ensure(settings, embeddings, chunks, want, rebuild, progress)
+
+
+@contextlib.contextmanager
+def _index_lock(settings: Settings):
+    """An exclusive lock beside the persistent store (not in it: a damaged store is moved)."""
+    if settings.chroma_url:
+        yield
+        return
+    import fcntl
+
+    settings.index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = settings.index_dir.with_name(f".{settings.index_dir.name}.lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ensure(settings: Settings, embeddings, chunks, want, rebuild: bool, progress: bool):
     client = _open_or_reset(settings)
     found = read_manifest(client, settings)
     if found and not settings.chroma_url and not manifest_path(settings).exists():
@@ -133,6 +156,22 @@ def ensure_index(
     return want
 
 
+def _damaged(settings: Settings) -> bool:
+    """Whether the store's database is missing its tables or fails SQLite's own check."""
+    import sqlite3
+
+    db = settings.index_dir / "chroma" / "chroma.sqlite3"
+    if not db.exists():
+        return True
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
+            ok = c.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            tables = c.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()
+            return not ok or tables[0] == 0
+    except sqlite3.Error:
+        return True
+
+
 def _open_or_reset(settings: Settings):
     try:
         client = open_client(settings)
@@ -141,6 +180,8 @@ def _open_or_reset(settings: Settings):
     except Exception as e:
         if settings.chroma_url:
             raise IndexError_(f"无法连接 Chroma 服务器 {settings.chroma_url}：{e}") from e
+        if not _damaged(settings):
+            raise  # readable, just not now (another process): never move a good store aside
         # a damaged persistent store is generated data: move it aside and start again
         broken = settings.index_dir.with_name(
             f"{settings.index_dir.name}.broken-{int(time.time())}"

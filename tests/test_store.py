@@ -98,3 +98,28 @@ def test_a_foreign_model_on_a_shared_chroma_server_is_refused(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_two_processes_starting_at_once_build_the_index_once(tmp_settings):
+    """Two starts racing on an empty store: one builds, the other waits and finds it built
+    (before, the second deleted the collection under the first, or moved the store aside)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.store import _damaged, ensure_index
+
+    embeddings = [FakeEmbeddings(), FakeEmbeddings()]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda e: ensure_index(tmp_settings, e), embeddings))
+    assert results[0] == results[1]
+    assert sorted(e.calls > 0 for e in embeddings) == [False, True]  # one of them built
+    assert not list(tmp_settings.index_dir.parent.glob("index.broken-*"))
+    assert not _damaged(tmp_settings)
+
+
+def test_only_a_damaged_store_counts_as_damaged(tmp_settings):
+    from assistant.store import _damaged, ensure_index
+
+    ensure_index(tmp_settings, FakeEmbeddings())
+    assert not _damaged(tmp_settings)
+    (tmp_settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+    assert _damaged(tmp_settings)
