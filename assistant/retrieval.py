@@ -596,10 +596,10 @@ class PlanRetriever(BaseRetriever):
 
     def _intent_lookup(self, question: str, intent: Intent) -> list[str]:
         """Sources a kind of question always belongs to, whatever its words."""
-        if "document" in intent.kinds and not intent.domains:
-            return ["章节-四（四）"] if "附件" in question else ["章节-序言"]
         if "task" in intent.kinds and intent.units:
             return self.index.tasks_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
+        if "document" in intent.kinds and not intent.domains and "附件" not in question:
+            return ["章节-序言"]  # 文号, date, issuer: the notice; 附件 questions are ranked
         if "list" in intent.kinds and intent.units:
             return self.index.items_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
         if "list" in intent.kinds and intent.domains and re.search(r"几|多少|哪些|包括", question):
