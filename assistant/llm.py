@@ -107,6 +107,23 @@ def check_answer(text: str, sources) -> Checked:
     return Checked(True, cited)
 
 
+_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\([^)\n]{0,500}\)")
+_MD_LINK = re.compile(r"\[([^\]\n]{0,200})\]\((?:https?:)?//[^)\n]{0,500}\)")
+MAX_LLM_CHARS = 2000
+
+
+def plain_text(raw: str) -> str:
+    """LLM output is text with citations: no HTML (forms, images, scripts), no remote images or
+    links, bounded length. Linear: bounded patterns over text already cut to length."""
+    from .guard import strip_markup
+
+    text = raw[: MAX_LLM_CHARS * 2]
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    text = strip_markup(text).replace("<", "＜").replace(">", "＞")
+    return text[:MAX_LLM_CHARS]
+
+
 def readable_citations(text: str, sources) -> str:
     """[清单-56] -> 〔清单第56项「孤儿养育保障」〕 for people; the IDs stay in Answer.citations."""
     by_id = {s.id: s for s in sources}

@@ -135,7 +135,7 @@ class Service:
 
     def _with_llm(self, ans: Answer, hist: list[dict]) -> None:
         """Replace the extractive text by a checked LLM answer; on any failure keep it."""
-        from .llm import check_answer, generate, readable_citations
+        from .llm import check_answer, generate, plain_text, readable_citations
 
         t0 = time.perf_counter()
         try:
@@ -147,6 +147,7 @@ class Service:
             return
         finally:
             ans.timings["llm_ms"] = (time.perf_counter() - t0) * 1000
+        raw = plain_text(raw)  # checked and shown as the same plain text
         checked = check_answer(raw, ans.sources)
         if not checked.ok:
             logger.warning("LLM answer rejected (%s); extractive answer given", checked.reason)

