@@ -327,4 +327,15 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     app = create_app(settings=settings)
     host, port = host or settings.host, port or settings.port
     logger.info(f"泉城政策通 ready on http://{host}:{port}/ (API: /v1/chat/completions)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
+    )
+
+
+def proxy_options(settings: Settings) -> dict:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default, so a client on the same
+    machine (or behind no proxy) could rotate it past the rate limit: only configured proxies."""
+    proxies = settings.trusted_proxies.strip()
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}

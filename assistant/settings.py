@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="when set, /v1 requests need this bearer key"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed; empty: the connecting address is the client (a header cannot dodge limits)",
+    )
     rate_limit_rps: float = Field(5.0, gt=0, description="requests per second per client")
     rate_limit_burst: int = Field(20, ge=1, description="token-bucket size per client")
     queue_size: int = Field(64, ge=1, description="Gradio queue bound")

@@ -152,3 +152,56 @@ def test_a_huge_request_id_is_not_echoed(bm25_service):
     assert c.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == (
         "abc-123"
     )
+
+
+def test_a_rotating_forwarded_header_does_not_dodge_the_rate_limit(bm25_service):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    import uvicorn
+
+    from assistant.server import create_app, proxy_options
+
+    from .conftest import free_port
+
+    settings = bm25_service.settings.model_copy(
+        update={"rate_limit_rps": 0.001, "rate_limit_burst": 3}
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(bm25_service, settings, with_page=False),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            **proxy_options(settings),
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        codes = []
+        for _ in range(40):
+            if server.started:
+                break
+            threading.Event().wait(0.25)
+        for i in range(6):
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/models", headers={"X-Forwarded-For": f"10.9.8.{i}"}
+            )
+            try:
+                codes.append(urllib.request.urlopen(req, timeout=10).status)
+            except urllib.error.HTTPError as e:
+                codes.append(e.code)
+        assert codes == [200, 200, 200, 429, 429, 429]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_forwarded_addresses_are_believed_from_configured_proxies(bm25_service):
+    from assistant.server import proxy_options
+
+    behind = bm25_service.settings.model_copy(update={"trusted_proxies": "10.0.0.5"})
+    assert proxy_options(behind) == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5"}
