@@ -20,6 +20,7 @@ from assistant.text import pieces
 
 logger = logging.getLogger(__name__)
 
+MAX_FEEDBACK = 10  # ratings stored per conversation (a page session); more are thanked, not stored
 EXAMPLES = [
     "散居孤儿每个月生活费多少？",
     "低保由哪个部门负责？",
@@ -107,16 +108,18 @@ def build_ui(service) -> gr.Blocks:
         history = list(history or [])
         turns = to_turns(history)
         n = (state or {}).get("n", 0)
+        rated = (state or {}).get("rated", 0)  # feedback given in this conversation so far
         history.append({"role": "user", "content": html.escape(question) or "（空）"})
         yield (
             [*history, {"role": "assistant", "content": "正在查找规划原文…"}],
             "",
-            {"n": n},
+            {"n": n, "rated": rated},
             status_html(n, busy=True),
         )
         final = service.answer(question, turns)
         state = {
             "n": n + 1,
+            "rated": rated,
             "question": question,
             "answer": final.text,
             "citations": final.citations,
@@ -131,18 +134,21 @@ def build_ui(service) -> gr.Blocks:
         )
 
     def feedback(rating: str, comment: str, state):
+        if state and state.get("rated", 0) >= MAX_FEEDBACK:
+            return "本次对话的反馈已经收到，谢谢！", comment, state
         if not state or not state.get("question"):
             if state and state.get("n"):  # an answer is on its way: it is not rated yet
-                return "请等回答完成后再评价。", comment
-            return "请先提问，再评价回答。", comment
+                return "请等回答完成后再评价。", comment, state
+            return "请先提问，再评价回答。", comment, state
         try:
             service.feedback.add(
                 rating, state["question"], state["answer"], state["citations"], comment or ""
             )
         except Exception:  # the user must never see a stack trace
             logger.exception("feedback not stored")
-            return "抱歉，反馈暂时没有保存成功，请稍后再试。", comment
-        return "已记录，谢谢您的反馈！", ""
+            return "抱歉，反馈暂时没有保存成功，请稍后再试。", comment, state
+        state = {**state, "rated": state.get("rated", 0) + 1}  # per session: a flood stops here
+        return "已记录，谢谢您的反馈！", "", state
 
     def restart():
         # the question box is left alone: text typed meanwhile is the user's next question
@@ -282,13 +288,13 @@ def build_ui(service) -> gr.Blocks:
         up.click(
             lambda c, s: feedback("up", c, s),
             [comment, last],
-            [fb_status, comment],
+            [fb_status, comment, last],
             api_visibility="private",
         )
         down.click(
             lambda c, s: feedback("down", c, s),
             [comment, last],
-            [fb_status, comment],
+            [fb_status, comment, last],
             api_visibility="private",
         )
         clear.click(

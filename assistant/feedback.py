@@ -13,19 +13,40 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# 身份证 (18 digits, last may be X; or the old 15), mobile numbers, landlines with area code
-_ID_CARD = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")
+# A personal number however it is written: digits with spaces, dots, dashes or brackets between
+# them, full-width digits (folded first), +86; 7 digits or more is a phone, 身份证 or bank card.
+# The 12345 hotline and the plan's figures (1120元, 2016–2020) are shorter.
+_SEP = r"[\s.\-–—_()（）·/]"
+_NUMBERISH = re.compile(
+    rf"(?<![\dA-Za-z])\+?\d(?:{_SEP}{{0,3}}\d){{6,}}(?:{_SEP}{{0,3}}[Xx])?(?![\dA-Za-z])"
+)
+_DATE = re.compile(r"(19|20)\d\d[-./年]\d{1,2}[-./月]\d{1,2}日?")
+_YEARS = re.compile(r"(19|20)\d\d\s*[-–—~]\s*(19|20)\d\d")
+_FULLWIDTH = {
+    c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+}
+_FULLWIDTH[0xFF0B] = ord("+")
+_FULLWIDTH[0xFF20] = ord("@")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,4}")
 
 
 def redact(text: str | None) -> str:
-    """Remove 身份证 and phone numbers (the 12345 hotline and plan figures are untouched)."""
+    """Remove 身份证, phone and bank-card numbers and e-mail addresses in any common format."""
     if not text:
         return ""
-    text = _ID_CARD.sub("[身份证号已隐去]", text)
-    text = _MOBILE.sub("[电话已隐去]", text)
-    return _LANDLINE.sub("[电话已隐去]", text)
+    text = text.translate(_FULLWIDTH)  # full-width digits and letters, nothing else
+    text = _EMAIL.sub("[邮箱已隐去]", text)
+
+    def number(m: re.Match) -> str:
+        raw = m.group(0)
+        if _DATE.fullmatch(raw.strip()) or _YEARS.fullmatch(raw.strip()):
+            return raw  # 2018-03-15, 2016–2020: dates and periods, not numbers of a person
+        digits = re.sub(r"\D", "", raw)
+        if len(digits) >= 15 and (len(digits) in (15, 18) or raw[-1] in "Xx"):
+            return "[身份证号已隐去]" if len(digits) in (15, 17, 18) else "[号码已隐去]"
+        return "[电话已隐去]" if len(digits) <= 13 else "[号码已隐去]"
+
+    return _NUMBERISH.sub(number, text)
 
 
 SCHEMA = """

@@ -205,3 +205,67 @@ def test_forwarded_addresses_are_believed_from_configured_proxies(bm25_service):
 
     behind = bm25_service.settings.model_copy(update={"trusted_proxies": "10.0.0.5"})
     assert proxy_options(behind) == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5"}
+
+
+_SEPS = ["", " ", "-", ".", "·", " - "]
+
+
+def _write(digits: str, sep: str, groups: list[int], wide: bool) -> str:
+    out, i = [], 0
+    for g in groups:
+        out.append(digits[i : i + g])
+        i += g
+    text = sep.join(out) + digits[i:]
+    return text.translate({c: c + 0xFEE0 for c in range(0x30, 0x3A)}) if wide else text
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["mobile", "id", "landline", "card"]),
+    seed=st.integers(0, 10**19),
+    sep=st.sampled_from(_SEPS),
+    wide=st.booleans(),
+    around=st.sampled_from(["我的电话{}，谢谢", "{}", "身份证：{}。", "卡号({})"]),
+)
+def test_personal_numbers_are_redacted_however_written(kind, seed, sep, wide, around):
+    from assistant.feedback import redact
+
+    digits = {
+        "mobile": "13" + str(seed).zfill(19)[:9],
+        "id": "3701" + str(seed).zfill(19)[:14],
+        "landline": "0531" + str(seed).zfill(19)[:8],
+        "card": "6222" + str(seed).zfill(19)[:15],
+    }[kind]
+    groups = {"mobile": [3, 4], "id": [6, 8], "landline": [4], "card": [4, 4, 4]}[kind]
+    written = _write(digits, sep, groups, wide)
+    out = redact(around.format(written))
+    assert digits[-4:] not in out.translate({c: c - 0xFEE0 for c in range(0xFF10, 0xFF1A)})
+    assert "已隐去" in out
+
+
+def test_plan_figures_and_the_hotline_are_kept():
+    from assistant.feedback import redact
+
+    text = "热线12345，标准每人每月1120元，2018年3月15日印发，规划期2016–2020年，文号〔2018〕5号"
+    assert redact(text) == text
+
+
+def test_feedback_per_conversation_is_bounded(bm25_service, tmp_path):
+    import ui
+
+    bm25_service.settings.feedback_db = tmp_path / "fb.sqlite3"
+    bm25_service._feedback = None
+    handlers = [d.fn for d in ui.build_ui(bm25_service).fns.values() if getattr(d, "fn", None)]
+    respond = next(fn for fn in handlers if fn.__name__ == "respond")
+    up = next(fn for fn in handlers if getattr(fn, "__name__", "") == "<lambda>")
+    state = list(respond("低保由哪个部门负责？", [], {}))[-1][2]
+    replies = []
+    for _ in range(ui.MAX_FEEDBACK + 5):
+        reply, _, state = up("", state)
+        replies.append(reply)
+    assert replies.count("已记录，谢谢您的反馈！") == ui.MAX_FEEDBACK
+    assert len(bm25_service.feedback.rows()) == ui.MAX_FEEDBACK
