@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from . import prompts
-from .text import clean_text
+from .text import clean_text, fold
 
 # every pattern here is applied to bounded text and has bounded repetition: linear time
 _BLOCK_TAG = re.compile(r"<(/?)(script|style)\b[^<>]{0,200}>", re.I)
@@ -106,9 +106,16 @@ def strip_markup(text: str) -> str:
     return _TAG.sub(" ", " ".join(out)).strip()
 
 
+_NOT_WORD = re.compile(r"[\s\W_]+")
+
+
 def check(question: str) -> Verdict | None:
+    """The rules see the text as written and as a model would read it: full-width letters
+    folded, and nothing between the characters (忽<b></b>略, 忽 略, 忽.略 all say 忽略)."""
+    folded = fold(strip_markup(question))
+    forms = (question, folded, _NOT_WORD.sub("", folded))
     for kind, pattern, reply in RULES:
-        if pattern.search(question):
+        if any(pattern.search(f) for f in forms):
             return Verdict(kind, reply)
     return None
 
@@ -125,11 +132,8 @@ def safe_history(history: list[dict] | None) -> list[dict]:
         if t.get("role") not in {"user", "assistant"}:
             continue
         content = strip_markup(clean_text(t["content"][:MAX_TURN_CHARS]))
-        if (
-            t["role"] == "user"
-            and check(content)
-            and check(content).kind in {"injection", "roleplay", "invent"}
-        ):
-            continue
+        verdict = check(content)
+        if verdict and verdict.kind in {"injection", "roleplay", "invent"}:
+            continue  # an instruction in any turn, the assistant's included, is dropped
         out.append({"role": t["role"], "content": content})
     return out[-MAX_TURNS:]

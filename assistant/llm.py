@@ -132,11 +132,17 @@ def readable_citations(text: str, sources) -> str:
     )
 
 
+def user_text(text: str) -> str:
+    """User text as the model sees it: it cannot close its delimiters or pass for a source
+    (a typed "[清单-48] …" block or "<<<" stays visibly the user's)."""
+    return text.replace("<<<", "《《").replace(">>>", "》》").replace("[", "［").replace("]", "］")
+
+
 def generate(chain, question: str, history: list[dict], sources) -> str:
     out = chain.invoke(
         {
-            "question": question,
-            "history": format_history(history),
+            "question": user_text(question),
+            "history": user_text(format_history(history)),
             "sources": format_sources(sources),
         }
     )
