@@ -190,10 +190,10 @@ class Composer:
         if "department" in intent.kinds:
             # only items and tasks name lead units; a section cannot answer "which unit"
             fielded = [h for h in hits[:3] if h.kind in {"item", "task"}]
-            if fielded and fielded[0].evidence >= hits[0].evidence - 0.15:
+            if fielded:
                 return fielded[0]
-        if intent.field_question and hits[0].kind == "item":
-            return hits[0]  # the list's own fields are authoritative for who/what/who pays
+        if (intent.field_question or "services" in intent.kinds) and hits[0].kind == "item":
+            return hits[0]  # the list's own fields (and items) answer who/what/who pays/which
         scored = []
         for h in hits[:3]:
             chunks = [
