@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from .documents import AnyRecord, Box, Section, ServiceItem, Task, indicator_line
 
 MAX_CHARS = 320  # ~140 tokens of Chinese for e5's tokenizer, far under its 512 window
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: exact-width HNSW search (store.py)
 
 
 def _path(parts: Iterable[str]) -> str:
