@@ -123,9 +123,11 @@ def _parse_messages(body) -> tuple[str, list[dict]]:
         if not isinstance(m, dict):
             raise ValueError("messages 的每一项都应是对象。")
         role, content = m.get("role"), m.get("content")
-        if isinstance(content, list):  # content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if role in {"user", "assistant"} and isinstance(content, str):
+        if isinstance(content, list):  # content parts: only text parts count
+            content = "".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+        if isinstance(role, str) and role in {"user", "assistant"} and isinstance(content, str):
             turns.append({"role": role, "content": content})
     if not turns or turns[-1]["role"] != "user":
         raise ValueError("最后一条消息应是用户的问题。")
@@ -226,8 +228,10 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
             return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested 10,000 deep too
             return _error(400, "请求不是有效的 JSON。")
+        if isinstance(body, dict) and not isinstance(body.get("stream", False), bool):
+            return _error(400, "stream 应为 true 或 false。")
         try:
             question, history = _parse_messages(body)
         except ValueError as e:
@@ -261,7 +265,7 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
                 "reason": answer.reason,
             },
         }
-        if body.get("stream"):
+        if body.get("stream") is True:
             return StreamingResponse(
                 _sse(cid, created, answer, extra), media_type="text/event-stream"
             )
