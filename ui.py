@@ -20,6 +20,7 @@ from assistant.text import pieces
 
 logger = logging.getLogger(__name__)
 
+KIND_LABELS = {"item": "服务项目", "section": "规划章节", "box": "专栏", "task": "重点任务"}
 MAX_FEEDBACK = 10  # ratings stored per conversation (a page session); more are thanked, not stored
 EXAMPLES = [
     "散居孤儿每个月生活费多少？",
@@ -162,7 +163,7 @@ def build_ui(service) -> gr.Blocks:
             hits = service.search(query, k=10)
         except ValueError as e:  # InputError: a message for the user
             return [[str(e), "", "", ""]], gr.skip()
-        rows = [[h.id, h.title, h.kind, round(h.score, 4)] for h in hits]
+        rows = [[h.id, h.title, KIND_LABELS.get(h.kind, h.kind), round(h.score, 4)] for h in hits]
         return rows, (hits[0].id if hits else gr.skip())
 
     def open_card(cid: str):

@@ -105,3 +105,10 @@ def test_feedback_rows_are_redacted_and_durable(tmp_path):
     assert rows[0]["rating"] == "up" and rows[0]["citations"] == '["清单-56"]'
     with pytest.raises(ValueError):
         store.add("meh", "q", "a", [])
+
+
+def test_lookup_table_names_record_kinds_in_chinese(bm25_service):
+    lookup = next(fn for fn in _handlers(bm25_service) if fn.__name__ == "lookup")
+    rows, _ = lookup("孤儿养育")
+    assert rows[0][0] == "清单-56" and rows[0][2] == "服务项目"
+    assert {r[2] for r in rows} <= {"服务项目", "规划章节", "专栏", "重点任务"}
