@@ -188,6 +188,9 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
                     "缺少或错误的 API 密钥（Authorization: Bearer …）。",
                     "authentication_error",
                 )
+            if request.method == "POST" and "content-length" not in request.headers:
+                # a chunked body has no size to check before it is read: ask for one instead
+                return _error(411, "请求需要 Content-Length。")
             size = int(request.headers.get("content-length") or 0)
             if size > MAX_BODY_BYTES:
                 return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
@@ -223,9 +226,12 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        raw = bytearray()
+        async for part in request.stream():  # bounded however the body arrives
+            raw += part
+            if len(raw) > MAX_BODY_BYTES:
+                return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        raw = bytes(raw)
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):  # nested 10,000 deep too

@@ -317,3 +317,17 @@ def test_malformed_requests_get_400_not_500(bm25_service, body):
         "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
     )
     assert r.status_code == 400 and r.json()["error"]["message"]
+
+
+def test_a_chunked_body_is_refused_before_it_is_read(bm25_service):
+    sent = []
+
+    def body():
+        for _ in range(10_000):  # 600 MB if it were all read
+            sent.append(1)
+            yield b"x" * 60_000
+
+    r = _client(bm25_service).post(
+        "/v1/chat/completions", content=body(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 411 and len(sent) < 10_000
