@@ -7,6 +7,7 @@ import threading
 import time
 
 from . import guard, prompts
+from .answer.features import names_id
 from .answering import Answer, Composer, Source
 from .documents import all_records, load_plans
 from .retrieval import Hit, PlanIndex, PlanRetriever, SearchResult
@@ -121,10 +122,11 @@ class Service:
     def _decide(self, text: str, result, comp):
         """Does the best evidence answer what is asked? The learned model says; without it,
         the evidence threshold of settings does."""
-        from .answer.features import names_id
-
-        named = names_id(text) or self.index.names_record(text)
-        if result.hits and result.hits[0].via == "lookup" and named:
+        if (
+            result.hits
+            and result.hits[0].via == "lookup"
+            and (names_id(text) or self.index.names_record(text))
+        ):
             return comp  # a record named by its number or by name alone: a lookup
         if self.decider is not None:
             ok, p = self.decider.decide(self.index, text, result)

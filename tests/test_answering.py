@@ -26,11 +26,19 @@ def test_amount_with_citation_and_period_notice(bm25_service):
     assert a.sources[0].id == "清单-56" and "1410元" in a.sources[0].text
 
 
-def test_followup_takes_its_subject_from_history(bm25_service):
-    a = bm25_service.answer("那支出责任呢？", ELDERLY_HISTORY)
+@pytest.mark.parametrize(
+    ("fixture", "followup"),
+    [
+        ("bm25_service", "那支出责任呢？"),
+        pytest.param("service", "那谁出钱？", marks=pytest.mark.slow),
+    ],
+)
+def test_followup_takes_its_subject_from_history(request, fixture, followup):
+    svc = request.getfixturevalue(fixture)
+    a = svc.answer(followup, ELDERLY_HISTORY)
     assert a.answered and a.citations == ["清单-53"]
     assert "〔清单第53项「老年人福利补贴」·支出责任〕" in a.text
-    alone = bm25_service.answer("那支出责任呢？")  # without history: some other item, or none
+    alone = svc.answer(followup)  # without history: some other item, or none
     assert "清单-53" not in alone.citations and "老年人福利补贴" not in alone.text
 
 
@@ -147,15 +155,6 @@ def test_html_is_stripped_and_the_question_answered(bm25_service):
 def test_long_question_is_cut_with_notice(bm25_service):
     a = bm25_service.answer("散居孤儿每个月生活费多少钱？" + "啊" * 2000)
     assert "只按前" in a.text and a.notices
-
-
-@pytest.mark.slow
-def test_real_model_followup_takes_its_subject_from_history(service):
-    a = service.answer("那谁出钱？", ELDERLY_HISTORY)
-    assert a.answered and a.citations == ["清单-53"]
-    assert "〔清单第53项「老年人福利补贴」·支出责任〕" in a.text
-    alone = service.answer("那谁出钱？")  # without history: some other item, or none
-    assert "清单-53" not in alone.citations and "老年人福利补贴" not in alone.text
 
 
 @pytest.mark.slow
