@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from .feedback import redact
 from .settings import Settings, get_settings
@@ -138,6 +139,21 @@ def _parse_messages(body) -> tuple[str, list[dict]]:
 # The page itself (its queue) stays public.
 PROTECTED_PATHS = ("/v1", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+# Gradio's and FastAPI's internals that no page feature uses: its route list, its monitoring
+# dashboard and its login forms (the page has no accounts).
+HIDDEN_PATHS = (
+    "/openapi.json",
+    "/gradio_api/openapi.json",
+    "/monitoring",
+    "/gradio_api/monitoring",
+    "/login",
+    "/logout",
+    "/docs",
+    "/redoc",
+)
+# The page's own queue: public, but one client may not fill it for everyone else.
+PAGE_QUEUE_PATHS = ("/gradio_api/queue/join",)
+PUBLIC_HEALTH = ("status", "index_loaded", "vector_search", "llm")
 _RID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -158,6 +174,11 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
         service = get_service()
     bucket = TokenBucket(settings.rate_limit_rps, settings.rate_limit_burst)
+    # at most a quarter of the queue from one client at once, refilled at the API's rate: a
+    # person asks a question every few seconds, a flood waits its turn instead of filling it
+    page_bucket = TokenBucket(
+        settings.rate_limit_rps, max(1, min(settings.rate_limit_burst, settings.queue_size // 4))
+    )
     app = FastAPI(
         title="泉城政策通 API", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json"
     )
@@ -172,6 +193,17 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         client = request.client.host if request.client else "unknown"
         if path.startswith(UPLOAD_PATHS):  # no feature takes files: nothing is stored for anyone
             return _error(404, "不支持上传文件。", "not_found")
+        if path.startswith(HIDDEN_PATHS):
+            return _error(404, "没有这个页面。", "not_found")
+        if path.startswith(PAGE_QUEUE_PATHS) and request.method == "POST":
+            wait = page_bucket.take(client)
+            if wait:
+                return _error(
+                    429,
+                    "提问过于频繁，请稍等几秒再问。",
+                    "rate_limit_error",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
         if path.startswith(PROTECTED_PATHS):
             # the limiter first: a flood of wrong keys is a flood like any other
             wait = bucket.take(client)
@@ -196,6 +228,9 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
                 return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
         try:
             response = await call_next(request)
+        except ClientDisconnect:  # the client left mid-request: nothing to answer, nothing broke
+            logger.info("client disconnected", extra={"request_id": rid, "path": path})
+            response = _error(400, "请求未完整发送。")
         except Exception:  # never a stack trace to a user
             logger.exception("unhandled error", extra={"request_id": rid, "path": path})
             response = _error(500, "服务暂时出错，请稍后再试或拨打12345。", "server_error")
@@ -214,8 +249,12 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         return response
 
     @app.get("/healthz")
-    def healthz():
-        return service.health()
+    def healthz(request: Request):
+        health = service.health()
+        if key and not _bearer_ok(request.headers.get("authorization", ""), key):
+            # a public probe learns whether the service works, not what it is built from
+            return {k: health[k] for k in PUBLIC_HEALTH if k in health}
+        return health
 
     @app.get("/v1/models")
     def models():
@@ -227,10 +266,14 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         raw = bytearray()
-        async for part in request.stream():  # bounded however the body arrives
-            raw += part
-            if len(raw) > MAX_BODY_BYTES:
-                return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        try:
+            async for part in request.stream():  # bounded however the body arrives
+                raw += part
+                if len(raw) > MAX_BODY_BYTES:
+                    return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+        except ClientDisconnect:  # gone mid-body: an everyday event, not a server error
+            logger.info("client disconnected", extra={"request_id": request.state.rid})
+            return _error(400, "请求未完整发送。")
         raw = bytes(raw)
         try:
             body = json.loads(raw)

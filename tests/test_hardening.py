@@ -331,3 +331,76 @@ def test_a_chunked_body_is_refused_before_it_is_read(bm25_service):
         "/v1/chat/completions", content=body(), headers={"content-type": "application/json"}
     )
     assert r.status_code == 411 and len(sent) < 10_000
+
+
+def test_internal_routes_are_not_public(bm25_service):
+    c = _client(bm25_service)
+    for path in ("/openapi.json", "/monitoring/summary", "/monitoring", "/gradio_api/openapi.json"):
+        r = c.get(path)
+        assert r.status_code == 404, path
+        assert "paths" not in r.text and "functions" not in r.text
+    assert c.get("/").status_code == 200 and c.get("/config").status_code == 200
+
+
+def test_healthz_with_a_key_tells_strangers_only_whether_it_works(bm25_service):
+    c = _client(bm25_service, api_key=SecretStr("right-key"))
+    public = c.get("/healthz").json()
+    assert public["status"] == "ok"
+    assert "manifest" not in public and "model_id" not in public and "chunks" not in public
+    full = c.get("/healthz", headers={"Authorization": "Bearer right-key"}).json()
+    assert full["chunks"] > 100 and full["records"]["item"] == 100 and "manifest" in full
+
+
+def test_one_client_cannot_fill_the_page_queue(bm25_service):
+    from fastapi.testclient import TestClient
+
+    from assistant.server import create_app
+
+    # no refill during the test: the bound is the bucket's size, however slow the machine
+    settings = {"queue_size": 64, "rate_limit_rps": 0.001, "rate_limit_burst": 20}
+    app = create_app(bm25_service, bm25_service.settings.model_copy(update=settings))
+    flood = TestClient(app, client=("10.0.0.1", 1000))
+    other = TestClient(app, client=("10.0.0.2", 1000))
+    join = {"data": ["低保"], "fn_index": 0, "session_hash": "s1", "trigger_id": 0}
+    codes = [flood.post("/gradio_api/queue/join", json=join).status_code for _ in range(60)]
+    assert sum(code != 429 for code in codes) <= 16  # a quarter of the queue at most
+    assert codes[-1] == 429
+    assert other.post("/gradio_api/queue/join", json=join).status_code != 429
+
+
+def test_a_client_leaving_mid_body_is_not_logged_as_an_error(bm25_service, caplog):
+    import asyncio
+
+    from assistant.server import create_app
+
+    app = create_app(bm25_service, bm25_service.settings, with_page=False)
+    messages = [
+        {"type": "http.request", "body": b'{"messages": [{"role": "us', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"900")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 7860),
+    }
+    with caplog.at_level("INFO"):
+        asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
+    assert any("disconnected" in r.getMessage() for r in caplog.records)
