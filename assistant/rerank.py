@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer.features import record_cover
+from .neighbours import Votes
 
 logger = logging.getLogger(__name__)
 PARAMS = Path(__file__).with_name("rerank_params.json")
@@ -23,7 +24,7 @@ NAMES = [
     "fused_rel", "inv_rank", "bm25_rel", "ask_rel", "dense", "dense_gap", "lexical", "cover",
     "name", *(f"kind_{k}" for k in KINDS),
     "item_x_field", "box_x_indicator", "task_x_task", "section_x_none", "item_x_services",
-    "followup_prior", "bias",
+    "followup_prior", "knn_vote", "bias",
 ]  # fmt: skip
 
 
@@ -34,6 +35,7 @@ class Signals:
     bm25: dict[int, float] = field(default_factory=dict)
     ask: dict[int, float] = field(default_factory=dict)
     question_tokens: list[str] = field(default_factory=list)
+    votes: Votes = field(default_factory=Votes.none)
 
 
 def _best(scores: dict[int, float], positions: list[int]) -> float:
@@ -75,6 +77,7 @@ def candidate_features(index, question: str, hits, intent, signals: Signals) -> 
                 kind["section"] * float(not field_q and not intent.kinds),
                 kind["item"] * float("services" in intent.kinds),
                 float(h.via == "followup"),
+                signals.votes.records.get(h.id, 0.0),
                 1.0,
             ]
         )

@@ -19,6 +19,7 @@ from .answer.numbers import arabic_ids
 from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
 from .intents import Intent, detect
+from .neighbours import Votes
 from .rerank import Signals
 from .settings import Settings
 from .store import nearest
@@ -54,6 +55,7 @@ class SearchResult:
     degraded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     vector: list[float] | None = None  # the query's embedding, when vectors are on
+    votes: Votes = field(default_factory=Votes.none)  # what the nearest training questions say
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -344,6 +346,8 @@ class PlanRetriever(BaseRetriever):
     reranker: Any | None = None
     attributes: Any | None = None  # the asked-attribute model
     capture: list | None = None  # set by training to collect candidates
+    neighbours: Any | None = None  # the training questions' vectors (neighbours.Neighbours)
+    exclude_file: str | None = None  # training: the asking writer's file is not in the memory
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -425,6 +429,8 @@ class PlanRetriever(BaseRetriever):
 
         t1 = time.perf_counter()
         ranked_dense, degraded, vector = self._dense(expanded, n)
+        if self.neighbours is not None and vector is not None and not followup:
+            signals.votes = self.neighbours.votes(vector, self.exclude_file)
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
@@ -464,6 +470,7 @@ class PlanRetriever(BaseRetriever):
             degraded=degraded,
             timings=timings,
             vector=vector,
+            votes=signals.votes,
         )
 
     # -- internals

@@ -45,6 +45,17 @@ class Service:
             reranker=Reranker.load(),
             attributes=AttributeModel.load(),
         )
+        if vectorstore is not None:
+            from .neighbours import load_or_build
+
+            self.retriever.neighbours = load_or_build(
+                settings.train_dir,
+                settings.corpus_dir / "aliases.toml",
+                settings.model_cache_dir,
+                self.embeddings.model_id,
+                lambda q: self.index.expand(q)[0],
+                self.embeddings.embed_query,
+            )
         self.composer = Composer(
             self.index,
             load_plans(settings.corpus_dir)[0].meta,

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     # --- corpus and index
     corpus_dir: Path = Field(ROOT / "corpus", description="plans (*.txt + *.toml) and aliases.toml")
     index_dir: Path = Field(ROOT / "index", description="persistent Chroma store and its manifest")
+    train_dir: Path = Field(
+        ROOT / "eval" / "train",
+        description="training questions (*.jsonl): the learned parts and the neighbour votes",
+    )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server; unset = persistent index_dir"
     )

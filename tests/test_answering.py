@@ -233,11 +233,11 @@ def test_an_age_or_amount_is_not_a_word_the_plan_lacks(bm25_service):
     assert a.answered and "清单-53" in a.citations
 
 
-def test_passages_are_read_in_the_plans_own_words(bm25_service):
+def test_passages_are_read_in_the_plans_own_words(bm25_service, service):
     """The sentence quoted is chosen with the alias terms too (打官司 → 法律援助)."""
     a = bm25_service.answer("没钱请律师打官司怎么办？")
     assert a.answered and "完善法律援助制度" in a.text
-    b = bm25_service.answer("外地孩子在济南能上公办学校吗？")
+    b = service.answer("外地孩子在济南能上公办学校吗？")
     assert b.answered and "随迁子女" in b.text
 
 

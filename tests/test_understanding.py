@@ -10,7 +10,7 @@ import pytest
 
 from assistant.answer import numbers
 from assistant.answer.decide import PARAMS, Decider
-from assistant.answer.features import LEXICAL_NAMES, bad_id, cue
+from assistant.answer.features import LEXICAL_NAMES, NEIGHBOUR_NAMES, bad_id, cue
 from assistant.answer.train import balanced_weights, choose_threshold, curve
 
 
@@ -88,7 +88,8 @@ def test_shipped_parameters_fit_the_feature_extractor():
     lexical, full = raw["models"]["lexical"], raw["models"]["full"]
     assert raw["models"]["lexical"]["features"] == LEXICAL_NAMES
     assert len(lexical["coef"]) == len(lexical["mean"]) == len(LEXICAL_NAMES)
-    assert len(full["coef"]) == len(LEXICAL_NAMES) + 384  # e5-small's dimension
+    # evidence, what the nearest training questions say, and e5-small's 384 dimensions
+    assert len(full["coef"]) == len(LEXICAL_NAMES) + len(NEIGHBOUR_NAMES) + 384
     assert raw["questions"] >= 1500 and 0 < full["threshold"] < 1
     op = raw["report"]["full"]["operating_point"]
     assert op["false_refusal_rate"] <= 0.04  # the chosen operating point's cross-validated bound

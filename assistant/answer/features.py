@@ -155,9 +155,28 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
     return np.asarray(row, dtype=np.float32)
 
 
+NEIGHBOUR_NAMES = ["knn_answerable", "knn_top_sim", "knn_top_vote", "knn_any_vote"]
+
+
+def neighbour_features(result) -> np.ndarray:
+    """What the nearest training questions say: how often such questions were answerable, how
+    near the nearest is, and how much of their vote the chosen (or any retrieved) record has."""
+    v = result.votes
+    top = result.hits[0].id if result.hits else None
+    return np.asarray(
+        [
+            v.answerable,
+            v.top_sim,
+            v.records.get(top, 0.0) if top else 0.0,
+            sum(v.records.get(h.id, 0.0) for h in result.hits),
+        ],
+        dtype=np.float32,
+    )
+
+
 def features(index, question: str, result, intent: Intent, with_vector: bool) -> np.ndarray:
     lex = lexical_features(index, question, result, intent)
     if not with_vector:
         return lex
     vec = np.asarray(result.vector, dtype=np.float32)
-    return np.concatenate([lex, vec])
+    return np.concatenate([lex, neighbour_features(result), vec])

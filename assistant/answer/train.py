@@ -25,18 +25,24 @@ RERANK_C = 0.1
 
 
 def _questions(service, files: list[Path]):
-    """(writer index, question, cleaned text, safe history) the guard lets through."""
-    for g, path in enumerate(files):
-        for q in load_questions(path, set(service.by_id)):
-            try:
-                text = guard.strip_markup(
-                    sanitize(q.question, service.settings.max_question_chars).text
-                )
-            except InputError:
-                continue
-            if not text or guard.check(text):
-                continue  # declined before retrieval: no model's decision
-            yield g, q, text, guard.safe_history(q.history_dicts())
+    """(writer index, question, cleaned text, safe history) the guard lets through. While a
+    writer's questions are asked, that writer's file is out of the neighbour memory, as a new
+    person's question would be."""
+    try:
+        for g, path in enumerate(files):
+            service.retriever.exclude_file = path.name
+            for q in load_questions(path, set(service.by_id)):
+                try:
+                    text = guard.strip_markup(
+                        sanitize(q.question, service.settings.max_question_chars).text
+                    )
+                except InputError:
+                    continue
+                if not text or guard.check(text):
+                    continue  # declined before retrieval: no model's decision
+                yield g, q, text, guard.safe_history(q.history_dicts())
+    finally:
+        service.retriever.exclude_file = None
 
 
 def collect_candidates(service, files: list[Path]) -> dict:
