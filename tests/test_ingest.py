@@ -168,6 +168,31 @@ def test_seed_as_pdf_gives_the_seed_records(tmp_path, seed_text, font):
     assert elapsed < 30, elapsed
 
 
+def test_pdf_paragraphs_set_by_first_line_indent(tmp_path, font):
+    """The usual 公文 layout: no space between paragraphs, each first line indented two characters."""
+    from fpdf import FPDF
+    from fpdf.enums import WrapMode
+
+    pdf = FPDF()
+    pdf.add_font("cjk", fname=font[0], collection_font_number=font[1])
+    pdf.set_font("cjk", size=12)
+    pdf.add_page()
+    first = (
+        "为了规范临时救助工作，解决城乡困难群众突发性、紧迫性、临时性基本生活困难，制定本办法。" * 2
+    )
+    second = "本办法所称临时救助，是指政府给予的应急性、过渡性救助，救助之后基本生活暂时仍有严重困难的家庭可以再次申请。"
+    for text in ("一、总则", "第一条　" + first, "第二条　" + second, "短的一段。"):
+        pdf.multi_cell(
+            0, 7, "\u3000\u3000" + text, wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT"
+        )
+    pdf.output(str(tmp_path / "indented.pdf"))
+    doc = read_document(tmp_path / "indented.pdf")
+    by = doc.by_id()
+    assert by["条款-1"].paragraphs == [first]
+    assert by["条款-2"].paragraphs == [second, "短的一段。"]
+    assert by["章节-一"].title == "总则"
+
+
 # ---------------------------------------------------------------- refused files
 
 

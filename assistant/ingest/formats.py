@@ -340,8 +340,8 @@ class _Line:
         return "".join(c.text for c in self.chars)
 
     @property
-    def x0(self) -> float:
-        return min(c.x0 for c in self.chars)
+    def x0(self) -> float:  # where the ink starts: a first-line indent of spaces is not ink
+        return min((c.x0 for c in self.chars if c.text.strip()), default=self.chars[0].x0)
 
     @property
     def x1(self) -> float:
