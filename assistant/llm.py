@@ -97,6 +97,7 @@ def make_llm(settings: Settings):
         timeout=settings.llm_timeout,
         max_retries=0,
         temperature=settings.llm_temperature,
+        max_tokens=MAX_LLM_TOKENS,  # the endpoint stops where plain_text would cut anyway
     )
     try:
         if init_chat_model is not None:
@@ -220,6 +221,7 @@ _CITE_FORM = re.compile(
 _RUN = re.compile(r"([^\d\n])\1{9,}")
 _BLANK = re.compile(r"\n(?:[ \t]*\n){2,}")
 MAX_LLM_CHARS = 2000
+MAX_LLM_TOKENS = 1600  # about 2,000 Chinese characters
 
 
 def plain_text(raw: str) -> str:

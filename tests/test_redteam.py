@@ -392,6 +392,8 @@ def test_a_cut_never_splits_a_number(svc, fake):
 def test_a_repeated_reply_is_said_once(svc, fake):
     a, _ = _check(svc, fake, Case("repeated-once", GOOD * 5000, expect="either"))
     assert a.text.count("1120元") <= 2 and len(a.text) < 2500
+    sent = fake.requests[-1]  # and the endpoint was asked for no more than that
+    assert 0 < (sent.get("max_tokens") or sent.get("max_completion_tokens") or 0) <= 2000
 
 
 # --------------------------------------------------------------------------- injection to model
