@@ -13,7 +13,14 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# control characters and every invisible one a model still reads: zero-width and bidi marks, word
+# joiners, soft hyphens, variation selectors, Hangul fillers, and the tag characters that spell
+# hidden ASCII (U+E0000 block)
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+    r"\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    r"\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _TAG = re.compile(r"<[^>]{0,200}>")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 STOPWORDS = frozenset(
