@@ -64,6 +64,9 @@ _FOLLOWUP = re.compile(
     r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
     r"|呢[？?。！!]*$"
     r"|(这个|这项|该项|此项|这些|那些|上述|上面|前面|刚才|以上|它的|他们的|其中|这方面|该服务|这一项)"
+    # a demonstrative with a measure word points back ("这笔钱", "那一档", "这种情况"), and
+    # "除了…还" adds to what was said
+    r"|[这那该此]一?[笔档种类块份样次条]|^除了"
 )
 _CITED = re.compile(
     rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
@@ -298,6 +301,22 @@ class PlanIndex:
     def _lookup_memo(self, text: str) -> tuple[str, ...]:
         return tuple(self.lookup(text))
 
+    def quoted(self, text: str) -> list[str]:
+        """The record an earlier answer given as plain text repeats: the best BM25 match of its
+        words, when that record's passage holds most of them (a chat client may send back our
+        answer without its citations, or its own summary of it)."""
+        return list(self._quoted_memo(text[:1000]))
+
+    @lru_cache(maxsize=1024)  # noqa: B019 - one index per process; bounded
+    def _quoted_memo(self, text: str) -> tuple[str, ...]:
+        words = [t for t in self.content_tokens(self.tokenizer.tokens(text)) if len(t) >= 2]
+        if len(words) < 2:
+            return ()
+        for i, _ in self.bm25_rank(words, 1):
+            if self.coverage(words, i) >= 0.6:
+                return (self.chunks[i].metadata["citation_id"],)
+        return ()
+
     def content_tokens(self, tokens: list[str]) -> list[str]:
         """Tokens that name a subject, not an attribute or a question word."""
         from .intents import ATTRIBUTE_WORDS, INTENT_PATTERNS
@@ -379,10 +398,10 @@ class PlanRetriever(BaseRetriever):
         prior: list[str] = []  # the latest answer's sources first: "这个" is what was just said
         for t in reversed(turns):
             if t["role"] == "assistant":
-                # an assistant turn is text the client sends: only IDs that exist count
-                prior += [
-                    c for c in cited_ids(t["content"]) if c in self.index.records and c not in prior
-                ]
+                # an assistant turn is text the client sends: only IDs that exist count; a
+                # plain-text turn ("小学班额不高于45人。") names the record whose words it repeats
+                ids = [c for c in cited_ids(t["content"]) if c in self.index.records]
+                prior += [c for c in ids or self.index.quoted(t["content"]) if c not in prior]
         if not users:
             return question, False, []
         own_topic = bool(self._lookup(question))

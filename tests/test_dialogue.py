@@ -1,0 +1,34 @@
+"""Dialogue state from plain-text turns: a chat client may send back an earlier answer without
+its citation IDs, or a summary of it; the subject still carries over. Wording from none of the
+question sets."""
+
+from __future__ import annotations
+
+
+def test_a_plain_text_answer_names_the_record_it_repeats(bm25_service):
+    index = bm25_service.index
+    assert index.quoted("散居的孤儿，每人每个月的基本生活费是1120元。") == ["清单-56"]
+    assert index.quoted("好的，还有别的问题吗？") == []
+
+
+def test_a_follow_up_after_a_plain_text_answer_stays_on_its_subject(bm25_service):
+    history = [
+        {"role": "user", "content": "闺女上幼儿园，家里困难，有补助没"},
+        {
+            "role": "assistant",
+            "content": "有。普惠性幼儿园家庭经济困难儿童可以享受政府助学金，平均每生每年1200元。",
+        },
+    ]
+    _, followup, prior = bm25_service.retriever.rewrite("这一档最多能到多少钱？", history)
+    assert followup and prior[:1] == ["清单-3"]
+    hits = bm25_service.search("这一档最多能到多少钱？", k=3, history=history)
+    assert hits[0].id == "清单-3"
+
+
+def test_a_new_subject_after_a_plain_text_answer_is_its_own_question(bm25_service):
+    history = [
+        {"role": "user", "content": "散居孤儿一个月多少钱"},
+        {"role": "assistant", "content": "散居孤儿基本生活费每人每月1120元。"},
+    ]
+    hits = bm25_service.search("高龄津贴由哪个部门牵头负责？", k=3, history=history)
+    assert hits[0].id == "清单-53"
