@@ -163,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -220,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the page and the API")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="answer processes (default: POLICYQA_WORKERS, else one per core); 1 = one process",
+    )
     s.set_defaults(func=cmd_serve)
     return p
 
