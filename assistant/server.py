@@ -371,18 +371,45 @@ def _sse(cid: str, created: int, answer, extra: dict) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def serve(host: str | None = None, port: int | None = None) -> None:
-    import uvicorn
-
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    """The page and the API. With workers > 1 this process is the front (page sessions, limits,
+    logs, feedback) and answers are computed by that many worker processes (assistant/workers.py);
+    with 1, everything runs here. Default: one worker per core."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import warnings
+
+    # gradio's queue statistics use pandas options pandas 3 deprecates, on every page answer
+    warnings.filterwarnings("ignore", module=r"gradio\.queueing")
     settings = get_settings()
     configure_logging()
-    app = create_app(settings=settings)
-    host, port = host or settings.host, port or settings.port
-    logger.info(f"泉城政策通 ready on http://{host}:{port}/ (API: /v1/chat/completions)")
-    uvicorn.run(
-        app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
-    )
+    from .startup import prepare_index
+    from .workers import PoolService, WorkerPool, cpu_count
+
+    n = workers or settings.workers or cpu_count()
+    ours = []
+    if n > 1:  # this process computes nothing: no BLAS thread pool, so it can fork (below)
+        ours = [v for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if v not in os.environ]
+        os.environ.update(dict.fromkeys(ours, "1"))
+    prepare_index(settings, unset=ours)  # a missing or stale index is built in a child process
+    service = None  # one process: create_app builds the Service here
+    try:
+        if n > 1:  # forked before anything heavy is imported here, see WorkerPool
+            service = PoolService(settings, WorkerPool(settings, n))
+            settings = settings.model_copy(update={"concurrency": max(settings.concurrency, n)})
+        import uvicorn
+
+        app = create_app(service, settings=settings)
+        host, port = host or settings.host, port or settings.port
+        logger.info(
+            f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), "
+            f"{n} answer {'processes' if n > 1 else 'process'}"
+        )
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
+        )
+    finally:
+        if service is not None:
+            service.close()
 
 
 def proxy_options(settings: Settings) -> dict:

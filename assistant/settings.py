@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         "Transformer + mean pooling + normalize (same vectors, ~3x faster), else sentence-transformers",
     )
     torch_threads: int | None = Field(
-        None, ge=1, description="torch CPU threads; unset = all cores"
+        None,
+        ge=1,
+        description="CPU threads of torch and of the ONNX query encoder; unset = all cores",
     )
 
     # --- retrieval
@@ -97,6 +99,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(20, ge=1, description="token-bucket size per client")
     queue_size: int = Field(64, ge=1, description="Gradio queue bound")
     concurrency: int = Field(2, ge=1, description="answers computed at once (cores)")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="answer processes of `policyqa serve` (unset: one per core; 1: one process)",
+    )
     feedback_db: Path = Field(
         ROOT / "data" / "feedback.sqlite3", description="👍/👎 feedback store"
     )

@@ -151,7 +151,7 @@ def _ensure(settings: Settings, embeddings, chunks, want, rebuild: bool, progres
             f"{problem[1]} 这是共享的 Chroma 服务器，不会自动覆盖：确认后运行 policyqa index --rebuild。"
         )
     if problem:
-        logger.warning("rebuilding the index: %s", problem[1])
+        logging.getLogger("policyqa.steps").warning("建立索引：%s", problem[1])
     _build(client, settings, embeddings, chunks, want, progress)
     return want
 
@@ -234,7 +234,7 @@ def _build(
     bar.close()
     if not settings.chroma_url:
         manifest_path(settings).write_text(json.dumps(want, ensure_ascii=False, indent=1))
-    logger.warning("index built: %d chunks in %.1f s", len(chunks), time.perf_counter() - t0)
+    logger.info("index built: %d chunks in %.1f s", len(chunks), time.perf_counter() - t0)
 
 
 def open_vectorstore(settings: Settings, embeddings):

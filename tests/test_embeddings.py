@@ -78,9 +78,13 @@ def test_damaged_onnx_file_falls_back_to_the_same_vectors(service, tmp_path):
     from assistant.onnx_query import OnnxQueryEncoder
 
     model = service.embeddings.model
-    bad = tmp_path / "broken.onnx"
-    bad.write_bytes(b"\x08\x07not an onnx graph")
-    emb = SentenceTransformerEmbeddings(model, "test", query_encoder=OnnxQueryEncoder(model, bad))
+    bad = tmp_path / "bundle"
+    bad.mkdir()
+    for part in service.embeddings.query_encoder.path.iterdir():
+        (bad / part.name).symlink_to(part)
+    (bad / "encoder.onnx").unlink()
+    (bad / "encoder.onnx").write_bytes(b"\x08\x07not an onnx graph")
+    emb = SentenceTransformerEmbeddings(model, "test", query_encoder=OnnxQueryEncoder(bad))
     assert emb.query_backend == "onnx"
     v = np.array(emb.embed_query("低保标准是多少"))
     ref = model.encode_query(["低保标准是多少"], normalize_embeddings=True)[0]

@@ -1,0 +1,56 @@
+"""Before `policyqa serve` answers: the index checked without loading a model, and built in a
+child process when it is missing or stale, so PyTorch never enters the serving process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def index_is_current(settings: Settings) -> bool:
+    """True when the query-encoder bundle and the persistent index match the corpus and model.
+
+    Reads files only (the bundle's spec, the manifest beside the store): no model, no Chroma.
+    A Chroma server cannot be checked from files; the workers check it when they open it.
+    """
+    from .chunks import build_chunks
+    from .documents import all_records
+    from .embeddings import model_fingerprint, resolve_model
+    from .onnx_query import bundle_dir, read_spec
+    from .store import expected_manifest, manifest_path
+
+    if settings.query_backend == "torch":
+        return False  # questions on torch: the serving process loads it anyway
+    name, model_id = resolve_model(settings, convert=False)
+    spec = read_spec(bundle_dir(settings.model_cache_dir, model_id))
+    if not spec or spec.get("source") != model_fingerprint(name):
+        return False
+    if settings.chroma_url:
+        return True
+    try:
+        found = json.loads(manifest_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    chunks = build_chunks(all_records(settings.corpus_dir))
+    return found == expected_manifest(settings, model_id, spec["dimension"], len(chunks))
+
+
+def prepare_index(settings: Settings, unset: list[str] | tuple[str, ...] = ()) -> None:
+    """Build what is missing (model conversion, query encoder, index) in `policyqa index`, a
+    child process that shows its steps; the server itself then loads only what serving needs.
+    ``unset``: environment variables of the server that the build must not inherit."""
+    if index_is_current(settings):
+        return
+    logger.warning("index or query encoder missing or stale: running `policyqa index` first")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    cmd = [sys.executable, "-m", "assistant.cli", "index"]
+    done = subprocess.run(cmd, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)

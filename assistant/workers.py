@@ -1,0 +1,352 @@
+"""`policyqa serve --workers N`: one front process, N answer processes.
+
+The front is the HTTP server: the page (Gradio keeps each page session, its queue and its
+streams in one process), the API, the key check and the rate limiter, request logs and the
+feedback store. It computes no answer. Answers and searches go to N worker processes over
+pipes, to whichever is free: the CPU work of the page and of the API spreads over the cores,
+while everything with state stays in one process and is correct without coordination (one
+token bucket per client, one SQLite writer, one log stream per request).
+
+The workers are forked from one template: the first worker builds the Service (records, BM25,
+learned parts: the start-up work) and forks the others, so N workers start in the time of one
+and share those pages until written. Each then opens its own vector side (ONNX Runtime and
+Chroma run threads, which a fork does not carry). The front forks the first worker before it
+imports anything heavy, so the template and the page are built at the same time on two cores.
+A worker that dies is replaced by a freshly spawned one; callers wait for a free worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("answer", "search", "health")
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int) -> int:
+    """Cores each worker's ONNX Runtime may use: more threads than cores only queue."""
+    return max(1, cpu_count() // max(1, workers))
+
+
+class WorkerError(RuntimeError):
+    """The worker raised while answering: the front treats it as the Service raising."""
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def _limit_threads(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def _state(svc) -> dict:
+    err = svc.retriever.last_error
+    return {"vector_search": "unavailable" if err else "ok"}
+
+
+def _serve(svc, conn: Connection, number: int) -> None:
+    """Answer the front's calls one at a time until the front closes the pipe."""
+    svc.warm_up()
+    from .service import release_memory
+
+    release_memory()
+    conn.send(("ready", {"pid": os.getpid(), "worker": number, "health": svc.health()}, {}))
+    calls = {"answer": svc.answer, "search": svc.search, "health": svc.health}
+    while True:
+        try:
+            method, args = conn.recv()
+        except (EOFError, OSError):
+            return  # the front is gone
+        try:
+            reply = ("ok", calls[method](*args), _state(svc))
+        except Exception as e:
+            logger.exception("worker %d: %s failed", number, method)
+            reply = ("error", f"{type(e).__name__}: {e}", _state(svc))
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as e:  # a result that does not pickle: the caller gets an error
+            conn.send(("error", f"{type(e).__name__}: {e}", _state(svc)))
+
+
+def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool = True):
+    """The first worker: build the template Service, fork the other workers from it, serve.
+
+    Every process keeps only its own end of its own pipe open: a pipe reads as closed (and a
+    dead worker is noticed) only when no other process holds a copy of its far end."""
+    _limit_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the front's: it closes the pipes
+    for front_end, _ in pairs:
+        front_end.close()
+    conns = [child for _, child in pairs]
+    from .service import Service
+
+    svc = Service(settings, with_vectors=False)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the collector leaves the template's objects alone: their pages stay shared
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
+    for number in range(1, len(conns)):
+        if os.fork() == 0:
+            try:
+                _forked_main(svc, conns, number, vectors)
+            finally:
+                os._exit(0)
+    _forked_main(svc, conns, 0, vectors)
+
+
+def _forked_main(svc, conns: list[Connection], number: int, vectors: bool) -> None:
+    for other, conn in enumerate(conns):
+        if other != number:
+            conn.close()
+    if vectors:
+        svc.attach_vectors()
+    _serve(svc, conns[number], number)
+
+
+def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int, vectors: bool):
+    """A replacement worker, spawned: it builds its own Service."""
+    _limit_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .server import configure_logging
+    from .service import Service
+
+    configure_logging()
+    _serve(Service(settings, with_vectors=vectors), conn, number)
+
+
+# ---------------------------------------------------------------- front side
+
+
+@dataclass
+class _Worker:
+    number: int
+    conn: Connection
+    pid: int | None = None
+    alive: bool = True
+    state: dict = field(default_factory=dict)
+
+
+class WorkerPool:
+    """N answer processes behind one call(): a caller takes a free worker, sends, waits."""
+
+    def __init__(
+        self, settings: Settings, workers: int, timeout: float = 120.0, vectors: bool = True
+    ):
+        self.settings = settings
+        self.vectors = vectors  # False: BM25-only workers (tests)
+        self.size = workers
+        self.timeout = timeout
+        self.threads = threads_per_worker(workers)
+        wsettings = settings.model_copy(update={"torch_threads": self.threads})
+        self._wsettings = wsettings
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: dict[int, _Worker] = {}
+        self._lock = threading.Lock()
+        self.health_report: dict | None = None
+        self._closed = False
+        pairs = [mp.Pipe(duplex=True) for _ in range(workers)]
+        ctx = _fork_context()
+        if ctx is not None:
+            self._template = ctx.Process(
+                target=_template_main,
+                args=(wsettings, pairs, self.threads, vectors),
+                name="w0",
+                daemon=True,  # never outlives the front, however the front ends
+            )
+            self._template.start()
+        else:  # threads already running here (an embedding app): spawn each worker instead
+            self._template = None
+            for number, (_, child) in enumerate(pairs):
+                self._spawn(child, number)
+        for number, (mine, child) in enumerate(pairs):
+            child.close()
+            self._add(_Worker(number, mine))
+
+    def _spawn(self, child: Connection, number: int) -> None:
+        mp.get_context("spawn").Process(
+            target=_fresh_main,
+            args=(self._wsettings, child, number, self.threads, self.vectors),
+            name=f"w{number}",
+        ).start()
+
+    def _add(self, w: _Worker) -> None:
+        self._workers[w.number] = w
+        threading.Thread(target=self._await_ready, args=(w,), daemon=True).start()
+
+    def _await_ready(self, w: _Worker) -> None:
+        try:
+            kind, info, _ = w.conn.recv()
+        except (EOFError, OSError):
+            self._lost(w)
+            return
+        if kind != "ready":
+            self._lost(w)
+            return
+        w.pid = info["pid"]
+        self.health_report = info["health"]
+        logger.info("worker %d ready (pid %d)", w.number, w.pid)
+        self._idle.put(w)
+
+    def _lost(self, w: _Worker) -> None:
+        with self._lock:
+            if not w.alive or self._closed:
+                return
+            w.alive = False
+        logger.error("worker %d (pid %s) stopped; starting a replacement", w.number, w.pid)
+        mine, child = mp.Pipe(duplex=True)
+        self._spawn(child, w.number)
+        child.close()
+        self._add(_Worker(w.number, mine))
+
+    def call(self, method: str, *args):
+        if method not in METHODS:
+            raise ValueError(method)
+        deadline = time.monotonic() + self.timeout
+        retried = False
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                w = self._idle.get(timeout=max(left, 0.001))
+            except queue.Empty:
+                raise TimeoutError("no answer worker became free in time") from None
+            try:
+                w.conn.send((method, args))
+                kind, payload, state = w.conn.recv()
+            except (EOFError, OSError):
+                self._lost(w)
+                if retried:  # twice: the question itself may be what stops them
+                    raise
+                retried = True
+                continue  # once more, on another worker
+            w.state = state
+            self._idle.put(w)
+            if kind == "error":
+                raise WorkerError(payload)
+            return payload
+
+    def ready(self) -> int:
+        return sum(1 for w in self._workers.values() if w.alive and w.pid is not None)
+
+    def vector_search_ok(self) -> bool:
+        return all(
+            w.state.get("vector_search", "ok") == "ok" for w in self._workers.values() if w.alive
+        )
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._workers.values() if w.alive and w.pid is not None]
+
+    def close(self) -> None:
+        """Close the pipes (workers exit at EOF), then make sure they did."""
+        self._closed = True
+        for w in self._workers.values():
+            w.conn.close()
+        deadline = time.monotonic() + 5
+        for pid in self.pids():
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGTERM)
+        if self._template is not None:
+            self._template.join(timeout=5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # our own child that exited but was not reaped yet is not alive
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _fork_context():
+    """Fork only from a process with one thread: a fork copies no other thread, so a lock one
+    of them held would stay locked in the child forever."""
+    if mp.get_all_start_methods().count("fork") == 0:
+        return None
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = threading.active_count()
+    return mp.get_context("fork") if threads == 1 else None
+
+
+class PoolService:
+    """What the page and the API need from a Service, with answers computed by the pool."""
+
+    def __init__(self, settings: Settings, pool: WorkerPool):
+        from .documents import all_records
+
+        self.settings = settings
+        self.pool = pool
+        self.records = all_records(settings.corpus_dir)
+        self.by_id = {r.id: r for r in self.records}
+        self._feedback = None
+
+    def answer(self, question: object, history: list[dict] | None = None):
+        return self.pool.call("answer", question, history)
+
+    def search(self, query: object, k: int = 5, history: list[dict] | None = None):
+        return self.pool.call("search", query, k, history)
+
+    def stream(self, question: object, history: list[dict] | None = None):
+        from .service import Service
+
+        return Service.stream(self, question, history)
+
+    @property
+    def feedback(self):
+        if self._feedback is None:
+            from .feedback import FeedbackStore
+
+            self._feedback = FeedbackStore(self.settings.feedback_db)
+        return self._feedback
+
+    def health(self) -> dict:
+        """The workers' report at start, with what is true now: how many are ready and whether
+        vector search worked on their latest question."""
+        ready = self.pool.ready()
+        out = dict(self.pool.health_report or {})
+        vectors_ok = self.pool.vector_search_ok()
+        out["workers"] = {"configured": self.pool.size, "ready": ready, "pids": self.pool.pids()}
+        out["vector_search"] = "ok" if vectors_ok else "unavailable"
+        if ready == 0:
+            out["status"] = "starting"
+        elif not vectors_ok or ready < self.pool.size:
+            out["status"] = "degraded"
+        else:
+            out["status"] = "ok"
+        return out
+
+    def warm_up(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.pool.close()

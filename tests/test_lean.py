@@ -1,0 +1,414 @@
+"""The lean server: answering without PyTorch, the query tokenizer token for token, answer
+workers behind one front (limits, page, feedback, a worker lost), replicas on one Chroma server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant.settings import ROOT, Settings
+
+from .conftest import SOURCE, LiveServer, free_port, start_chroma
+
+HEAVY = ("torch", "transformers", "sentence_transformers")
+QUESTION = "散居孤儿每个月生活费多少？"
+
+
+# ---------------------------------------------------------------- the query tokenizer
+
+
+def _small_unigram(tmp_path: Path):
+    """A tokenizers Unigram tokenizer shaped like the converted e5 one (normaliser, Metaspace,
+    isolated unknown characters, special tokens, <s> $A </s>), and our reading of it."""
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    from assistant.onnx_query import QueryTokenizer, write_tokenizer
+
+    pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", "孤", "儿", "孤儿", "养育", "保障", "▁孤儿"]
+    pieces += ["低保", "低", "保", "a", "b", "ab", "ba", "aba", "▁a", "标准", "标", "准", "育"]
+    pieces += ["是", "多少", "多", "少", "？", "1", "12", "123", "元"]
+    scores = [0.0] * 4 + [-(1.0 + (i * 7919) % 23 / 3) for i in range(len(pieces) - 4)]
+    tok = Tokenizer(models.Unigram(list(zip(pieces, scores, strict=True)), unk_id=3))
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
+    )
+    known = sorted({ch for p in pieces[4:] for ch in p})
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False),
+            pre_tokenizers.Split(
+                Regex("[^" + "".join(f"\\x{{{ord(c):x}}}" for c in known) + "]"), "isolated"
+            ),
+        ]
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    tok.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>"])
+    tok.enable_truncation(12)
+    spec = write_tokenizer(json.loads(tok.to_str()), tmp_path) | {"max_length": 12}
+    return tok, QueryTokenizer(tmp_path, spec)
+
+
+TEXTS = st.text(
+    alphabet=st.sampled_from(list("孤儿养育保障低标准多少是？ab 12３元Ａ<>/spunk\u0301😀")),
+    max_size=30,
+) | st.sampled_from(["<s>孤儿</s>", "<unk><pad>", "aaaa", "ababab", "  孤儿  ", "孤" * 40])
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=TEXTS)
+def test_query_tokenizer_gives_the_ids_of_tokenizers_unigram(tmp_path, text):
+    """Viterbi ties, unknown characters (fused when neighbours), special tokens in user text,
+    normalisation and truncation: the same ids as the tokenizers library."""
+    ref, ours = _small_unigram(tmp_path)
+    assert ours.encode(text) == ref.encode(text).ids
+
+
+def test_tokenizers_we_cannot_reproduce_are_refused():
+    from tokenizers import Tokenizer, models
+
+    from assistant.onnx_query import UnsupportedModel, _split_tokenizer
+
+    bpe = json.loads(Tokenizer(models.BPE()).to_str())
+    with pytest.raises(UnsupportedModel, match="Unigram"):
+        _split_tokenizer(bpe)
+    uni = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0)], unk_id=0))
+    from tokenizers import AddedToken
+
+    uni.add_special_tokens([AddedToken("<x>", lstrip=True)])
+    with pytest.raises(UnsupportedModel, match="options"):
+        _split_tokenizer(json.loads(uni.to_str()))
+
+
+@pytest.mark.slow
+def test_query_tokenizer_equals_the_models_on_the_plan_and_every_training_question(service):
+    from tokenizers import Tokenizer
+
+    enc = service.embeddings.query_encoder
+    assert enc is not None, "the default model serves questions from the ONNX bundle"
+    full = Tokenizer.from_str(service.embeddings.model.tokenizer.backend_tokenizer.to_str())
+    full.enable_truncation(enc.max_length)
+    texts = [ln for ln in SOURCE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    for path in sorted((ROOT / "eval" / "train").glob("*.jsonl")):
+        texts += [json.loads(x)["question"] for x in path.read_text("utf-8").splitlines() if x]
+    differ = [
+        t for t in texts if enc.tokenizer.encode(enc.prompt + t) != full.encode(enc.prompt + t).ids
+    ]
+    assert len(texts) > 2000 and differ == []
+
+
+# ---------------------------------------------------------------- no torch on the serving path
+
+NO_TORCH = r"""
+import json, sys
+from fastapi.testclient import TestClient
+from assistant import cli
+from assistant.server import create_app
+from assistant.service import get_service
+
+svc = get_service()
+ans = svc.answer(sys.argv[1])
+hits = svc.search("低保", k=3)
+for argv in (["ask", sys.argv[1]], ["search", "低保户看病"], ["eval", sys.argv[2], "--quiet"]):
+    assert cli.main(argv) == 0, argv
+client = TestClient(create_app(svc))  # the page too: ui.build_ui over the same service
+r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "低保由哪个部门负责？"}]})
+print(json.dumps({
+    "citations": ans.citations, "degraded": ans.degraded, "hits": len(hits),
+    "backend": svc.embeddings.query_backend, "vectors": svc.retriever.vectorstore is not None,
+    "api": r.status_code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in %r),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_answering_never_imports_torch(service, tmp_path):
+    """Service, CLI ask/search/eval, the API and the page in one fresh process: answered with
+    vectors, and torch, transformers and sentence-transformers never imported."""
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps(
+            {"id": "t1", "question": QUESTION, "answerable": True, "citations": ["清单-56"]},
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, POLICYQA_INDEX_DIR=str(service.settings.index_dir))
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TORCH % (HEAVY,), QUESTION, str(questions)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["citations"] == ["清单-56"] and not out["degraded"] and out["hits"] == 3
+    assert out["backend"] == "onnx" and out["vectors"] and out["api"] == 200
+    assert out["loaded"] == []
+
+
+# ---------------------------------------------------------------- workers (BM25-only: fast)
+
+
+@pytest.fixture(scope="module")
+def pooled(tmp_path_factory):
+    from assistant.workers import PoolService, WorkerPool
+
+    tmp = tmp_path_factory.mktemp("pool")
+    s = Settings(index_dir=tmp / "index", feedback_db=tmp / "feedback.sqlite3")
+    svc = PoolService(s, WorkerPool(s, 2, vectors=False))
+    yield svc
+    svc.close()
+
+
+def _ready(svc, n: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        h = svc.health()
+        if h["workers"]["ready"] == n:
+            return h
+        time.sleep(0.1)
+    raise AssertionError(f"workers not ready: {svc.health()}")
+
+
+def test_workers_answer_as_the_service_does_and_a_killed_one_is_replaced(pooled, bm25_service):
+    h = _ready(pooled, 2)
+    assert h["status"] == "ok" and len(set(h["workers"]["pids"])) == 2
+    got = pooled.answer(QUESTION)
+    want = bm25_service.answer(QUESTION)
+    assert (got.text, got.citations) == (want.text, want.citations)
+    assert [x.id for x in pooled.search("低保", k=3)] == [
+        x.id for x in bm25_service.search("低保", k=3)
+    ]
+    parts = list(pooled.stream(QUESTION))
+    assert parts[-1][1].citations == want.citations
+
+    victim = h["workers"]["pids"][0]
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(6):  # every question answered meanwhile, by the other worker or the retry
+        assert pooled.answer(QUESTION).citations == want.citations
+    h = _ready(pooled, 2)
+    assert victim not in h["workers"]["pids"]
+
+
+def test_one_rate_limit_however_many_workers(pooled):
+    """The limiter lives in the front: 3 allowed in a burst, whichever worker answers."""
+    from fastapi.testclient import TestClient
+
+    from assistant.server import create_app
+
+    s = pooled.settings.model_copy(update={"rate_limit_rps": 0.001, "rate_limit_burst": 3})
+    client = TestClient(create_app(pooled, s, with_page=False))
+    body = {"messages": [{"role": "user", "content": QUESTION}]}
+    codes = [client.post("/v1/chat/completions", json=body).status_code for _ in range(6)]
+    assert codes == [200, 200, 200, 429, 429, 429]
+
+
+def test_the_page_works_with_workers(pooled):
+    from gradio_client import Client
+
+    from assistant.server import create_app
+
+    _ready(pooled, 2)
+    with LiveServer(create_app(pooled, pooled.settings), free_port()) as srv:
+        out = Client(srv.url + "/", verbose=False).predict(QUESTION, [], api_name="/ask")
+    assert "清单第56项" in out["text"]
+
+
+def _write_feedback(path: str, n: int) -> None:
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(Path(path))
+    for i in range(40):
+        store.add("up", f"进程{n}-问题{i}", "答复", ["清单-56"])
+
+
+def test_feedback_from_two_processes_loses_no_row(tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    path = tmp_path / "fb.sqlite3"
+    FeedbackStore(path)
+    procs = [
+        mp.get_context("spawn").Process(target=_write_feedback, args=(str(path), n))
+        for n in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    rows = FeedbackStore(path).rows()
+    assert len(rows) == 80 and len({r["question"] for r in rows}) == 80
+
+
+# ---------------------------------------------------------------- real servers (slow)
+
+
+def _serve(port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        start_new_session=True,
+    )
+
+
+def _post(port: int, question: str) -> tuple[int, dict]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({"messages": [{"role": "user", "content": question}]}, ensure_ascii=False)
+    c.request("POST", "/v1/chat/completions", body.encode(), {"content-type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read() or b"{}")
+    c.close()
+    return r.status, data
+
+
+def _health(port: int) -> dict:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/healthz")
+    out = json.loads(c.getresponse().read())
+    c.close()
+    return out
+
+
+def _wait_answering(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            status, data = _post(port, QUESTION)
+            if status == 200:
+                return data
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(log.read_text()[-3000:])
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            if ppid == pid:
+                out += _tree(int(p.name))
+    return out
+
+
+def _torch_mapped(pid: int) -> bool:
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_two_workers_serve_without_torch_and_log_json_lines(service, tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    env = dict(
+        os.environ,
+        POLICYQA_INDEX_DIR=str(service.settings.index_dir),
+        POLICYQA_FEEDBACK_DB=str(tmp_path / "fb.sqlite3"),
+    )
+    proc = _serve(port, 2, env, log)
+    try:
+        first = _wait_answering(proc, port, log)
+        assert first["policyqa"]["citations"] == ["清单-56"] and not first["policyqa"]["degraded"]
+        deadline = time.monotonic() + 120
+        while _health(port)["workers"]["ready"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        h = _health(port)
+        assert h["status"] == "ok" and h["index_loaded"] and len(h["workers"]["pids"]) == 2
+        tree = _tree(proc.pid)
+        assert set(h["workers"]["pids"]) <= set(tree) and len(tree) == 3
+        assert [p for p in tree if _torch_mapped(p)] == []
+        for q in ("低保由哪个部门负责？", "残疾人两项补贴标准是多少", "孤儿养育保障 牵头单位"):
+            assert _post(port, q)[0] == 200
+    finally:
+        _stop(proc)
+    lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
+    records = [json.loads(ln) for ln in lines]  # every line whole: no two processes interleaved
+    assert sum(r.get("path") == "/v1/chat/completions" for r in records) >= 4
+
+
+@pytest.mark.slow
+def test_two_servers_share_one_chroma_server(tmp_path):
+    """Two replicas as behind a load balancer: one index on a `chroma run` server, built once
+    by `policyqa index`, answered from by both, torch in neither."""
+    chroma_port = free_port()
+    chroma = start_chroma(tmp_path / "chroma", chroma_port)
+    env = dict(
+        os.environ,
+        POLICYQA_CHROMA_URL=f"http://127.0.0.1:{chroma_port}",
+        POLICYQA_INDEX_DIR=str(tmp_path / "unused"),
+        POLICYQA_FEEDBACK_DB=str(tmp_path / "fb.sqlite3"),
+    )
+    servers = []
+    try:
+        built = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "index"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert built.returncode == 0, built.stderr[-3000:]
+        for n in range(2):
+            port, log = free_port(), tmp_path / f"replica{n}.log"
+            servers.append((_serve(port, 1, env, log), port, log))
+        answers = [_wait_answering(p, port, log) for p, port, log in servers]
+        assert [a["policyqa"]["citations"] for a in answers] == [["清单-56"], ["清单-56"]]
+        assert not any(a["policyqa"]["degraded"] for a in answers)
+        manifests = [_health(port)["manifest"] for _, port, _ in servers]
+        assert manifests[0] == manifests[1] and manifests[0]["chunks"] > 300
+        assert [p for proc, _, _ in servers for p in _tree(proc.pid) if _torch_mapped(p)] == []
+        import chromadb
+
+        client = chromadb.HttpClient(host="127.0.0.1", port=chroma_port)
+        cols = client.list_collections()
+        assert len(cols) == 1 and cols[0].count() == manifests[0]["chunks"]
+        assert not (tmp_path / "unused").exists()  # nothing was built locally
+    finally:
+        for proc, _, _ in servers:
+            _stop(proc)
+        chroma.terminate()
+        chroma.wait(timeout=30)
