@@ -63,6 +63,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"索引就绪：{manifest['chunks']} 个片段，模型 {manifest['model_id']}，"
         f"维度 {manifest['dimension']}，语料 {manifest['corpus_hash']}"
     )
+    # the training questions' vectors too (neighbour votes), so the first start is quick
+    from .service import Service
+
+    neighbours = Service(get_settings()).retriever.neighbours
+    if neighbours is not None:
+        print(f"训练问题向量就绪：{len(neighbours)} 条")
     return 0
 
 

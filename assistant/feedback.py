@@ -27,7 +27,8 @@ _FULLWIDTH = {
 }
 _FULLWIDTH[0xFF0B] = ord("+")
 _FULLWIDTH[0xFF20] = ord("@")
-_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,4}")
+# ASCII: \w would take the Chinese words before an address ("请发到zhangsan@…") with it
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,4}")
 
 
 def redact(text: str | None) -> str:

@@ -51,7 +51,7 @@ INTENT_PATTERNS: dict[str, re.Pattern] = {
 _DOMAIN_WORDS = {d: [d, d.removeprefix("基本")] for d in DOMAINS}
 _DOMAIN_WORDS["残疾人基本公共服务"].append("残疾人公共服务")
 
-_YEAR = re.compile(r"(20\d\d|19\d\d)\s*年?")
+_YEAR = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)\s*年?")  # not inside a phone number
 # five-year plan periods after this one (十三五 = 2016–2020)
 LATER_PLANS = ("十四五", "十五五", "十六五")
 # Places that are not Jinan (provinces and larger cities): the plan speaks for Jinan only.

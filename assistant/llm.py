@@ -253,6 +253,10 @@ def plain_text(raw: str) -> str:
     return text.strip()
 
 
+def without_citations(text: str) -> str:
+    return _CITATION.sub(" ", text)
+
+
 def readable_citations(text: str, sources) -> str:
     """[清单-56] -> 〔清单第56项「孤儿养育保障」〕 for people; the IDs stay in Answer.citations."""
     by_id = {s.id: s for s in sources}

@@ -38,17 +38,6 @@ class Service:
             reranker=Reranker.load(),
             attributes=AttributeModel.load(),
         )
-        if vectorstore is not None:
-            from .neighbours import load_or_build
-
-            self.retriever.neighbours = load_or_build(
-                settings.train_dir,
-                settings.corpus_dir / "aliases.toml",
-                settings.model_cache_dir,
-                self.embeddings.model_id,
-                lambda q: self.index.expand(q)[0],
-                self.embeddings.embed_query,
-            )
         self.composer = Composer(
             self.index,
             load_plans(settings.corpus_dir)[0].meta,
@@ -78,6 +67,20 @@ class Service:
         self.embeddings = embeddings or make_embeddings(self.settings)
         self.manifest = ensure_index(self.settings, self.embeddings, progress=False)
         self.retriever.vectorstore = open_vectorstore(self.settings, self.embeddings)
+        self.retriever.neighbours = self.load_neighbours()
+
+    def load_neighbours(self):
+        """The training questions' vectors for neighbour votes (cached; built at index time)."""
+        from .neighbours import load_or_build
+
+        return load_or_build(
+            self.settings.train_dir,
+            self.settings.corpus_dir / "aliases.toml",
+            self.settings.model_cache_dir,
+            self.embeddings.model_id,
+            lambda q: self.index.expand(q)[0],
+            self.embeddings.embed_query,
+        )
 
     # -- retrieval
 
@@ -154,7 +157,14 @@ class Service:
 
     def _with_llm(self, ans: Answer, hist: list[dict]) -> None:
         """Replace the extractive text by a checked LLM answer; on any failure keep it."""
-        from .llm import check_answer, generate, plain_text, readable_citations
+        from .answer import numbers
+        from .llm import (
+            check_answer,
+            generate,
+            plain_text,
+            readable_citations,
+            without_citations,
+        )
 
         t0 = time.perf_counter()
         try:
@@ -174,7 +184,9 @@ class Service:
             ans.timings["llm_rejected"] = 1.0
             return
         text = readable_citations(raw, ans.sources)
-        if prompts.PERIOD_NOTICE not in text and any(ch.isdigit() for ch in text):
+        # a standard or amount quoted (not 清单第48项, not a Chinese-numeral word) gets the caveat
+        amounts = [q for q in numbers.quantities(without_citations(raw)) if q.unit != "ord"]
+        if prompts.PERIOD_NOTICE not in text and amounts:
             text += f"\n\n> {prompts.PERIOD_NOTICE}"
         ans.text, ans.citations, ans.mode = text, checked.citations, "llm"
 

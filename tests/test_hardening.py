@@ -404,3 +404,10 @@ def test_a_client_leaving_mid_body_is_not_logged_as_an_error(bm25_service, caplo
         asyncio.run(app(scope, receive, send))
     assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
     assert any("disconnected" in r.getMessage() for r in caplog.records)
+
+
+def test_an_e_mail_address_is_redacted_and_the_words_before_it_kept():
+    from assistant.feedback import redact
+
+    out = redact("请发到zhangsan.li@example.com，谢谢")
+    assert out.startswith("请发到") and "zhangsan" not in out and out.endswith("，谢谢")

@@ -161,3 +161,14 @@ def test_a_flood_of_llm_text_is_cut(llm_service, fake_llm):
     fake_llm.script = [{"content": GOOD * 5000}]
     a = llm_service.answer(ORPHAN_Q)
     assert len(a.text) < 3000
+
+
+def test_the_period_caveat_follows_amounts_not_item_numbers(llm_service, fake_llm):
+    fake_llm.script = [{"content": "最低生活保障由市民政局牵头负责[清单-48]。"}]
+    a = llm_service.answer("低保由哪个部门牵头负责？")
+    assert a.mode == "llm" and "2016" not in a.text.split("〕")[-1]
+    from assistant import prompts
+
+    assert prompts.PERIOD_NOTICE not in a.text  # 清单第48项 quotes no standard
+    fake_llm.script = [{"content": GOOD}]
+    assert prompts.PERIOD_NOTICE in llm_service.answer(ORPHAN_Q).text

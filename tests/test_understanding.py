@@ -233,3 +233,17 @@ def _close(a, b) -> bool:
         # closely, not bit for bit
         return abs(a - b) <= 0.05 * max(1.0, abs(b))
     return a == b
+
+
+def test_a_phone_number_given_is_no_year_and_no_claim(bm25_service):
+    from assistant.intents import detect
+
+    units = bm25_service.index.units
+    assert detect("我手机13820251234，低保标准是多少", units).years == []
+    assert detect("2025年的低保标准", units).years == [2025]
+    q = "散居孤儿每个月生活费多少钱？我电话13812345678"
+    result = bm25_service.search_full(q)
+    from assistant.answer.features import lexical_features
+
+    x = lexical_features(bm25_service.index, q, result, result.intent)
+    assert x[LEXICAL_NAMES.index("has_number")] == 0.0

@@ -38,6 +38,7 @@ CUES: dict[str, re.Pattern] = {
 _ID_REF = re.compile(
     r"(清单|分工|专栏)\s*[-－—]?\s*第?\s*(\d{1,4})|第(\d{1,4})项|第([5-9]|五|六|七|八|九|十)部分"
 )
+_LONG_NUMBER = re.compile(r"\d[\d\s-]{6,}[\dXx]")
 _ID_LIMIT = {"清单": 100, "分工": 28, "专栏": 12}
 KINDS = ("item", "section", "box", "task")
 ASKS = ("amount", "eligibility", "funding", "department", "list", "services", "procedure", "task",
@@ -120,7 +121,8 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
     ev1 = h1.evidence if h1 else 0.0
     ev2 = h2.evidence if h2 else 0.0
     top_text = _record_text(index, h1.id) if h1 else ""
-    asked = numbers.values(question)
+    # a phone, ID or bank-card number the person gives about themselves is no claim to check
+    asked = numbers.values(_LONG_NUMBER.sub(" ", question))
     years = {float(y) for y in range(2010, 2031)}
     asked -= years  # a year names a period, handled by the period rules
     missing = bool(asked - numbers.values(top_text)) if asked else False
