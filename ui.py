@@ -6,7 +6,9 @@ it alone (the API server mounts the same Blocks, see assistant/server.py).
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import logging
 import os
 
@@ -37,6 +39,7 @@ INTRO = (
     "根据《济南市推进基本公共服务均等化“十三五”规划》（济政发〔2018〕5号，规划期2016–2020年）回答，"
     "每条回答都注明出处。规划没有写到的，请拨打 **12345** 市民服务热线。"
 )
+POLITE_ERROR = "抱歉，系统暂时出了点问题，请稍后再试，或拨打12345市民服务热线咨询。"
 CSS = """
 .gradio-container {max-width: 980px !important; margin: auto}
 details.src {border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; margin: 6px 0}
@@ -94,6 +97,37 @@ def status_html(answers: int, busy: bool = False) -> str:
     )
 
 
+def polite(fn):
+    """A page handler that never shows a user raw exception text: any error is logged here with
+    its traceback and the user gets POLITE_ERROR (gr.Error: shown as a notice, in Chinese)."""
+
+    def fail(e: Exception):
+        if isinstance(e, gr.Error):  # already meant for the user
+            raise e
+        logger.exception("page handler %s failed", fn.__name__)
+        raise gr.Error(POLITE_ERROR, title="提示", print_exception=False) from None
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as e:
+                fail(e)
+
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            fail(e)
+
+    return call
+
+
 def build_ui(service) -> gr.Blocks:
     records = service.records
     by_id = service.by_id
@@ -101,6 +135,7 @@ def build_ui(service) -> gr.Blocks:
 
     # ------------------------------------------------------------ handlers
 
+    @polite
     def respond(message, history, state):
         """Stream one answer. The state (what feedback refers to) is set with the answer's first
         piece, and the status line says when the answer is complete: a real signal for people
@@ -117,23 +152,29 @@ def build_ui(service) -> gr.Blocks:
             {"n": n, "rated": rated},
             status_html(n, busy=True),
         )
-        final = service.answer(question, turns)
+        try:
+            final = service.answer(question, turns)
+        except Exception:  # the reply says so in the conversation, and the page is not stuck
+            logger.exception("answer failed")
+            final = None
+        text = final.text if final is not None else POLITE_ERROR
         state = {
             "n": n + 1,
             "rated": rated,
             "question": question,
-            "answer": final.text,
-            "citations": final.citations,
+            "answer": text,
+            "citations": final.citations if final is not None else [],
         }
-        for shown in pieces(final.text)[:-1]:
+        for shown in pieces(text)[:-1]:
             yield [*history, {"role": "assistant", "content": shown}], gr.skip(), state, gr.skip()
         yield (
-            [*history, {"role": "assistant", "content": final.text}],
+            [*history, {"role": "assistant", "content": text}],
             sources_html(final),
             state,
             status_html(n + 1),
         )
 
+    @polite
     def feedback(rating: str, comment: str, state):
         if state and state.get("rated", 0) >= MAX_FEEDBACK:
             return "本次对话的反馈已经收到，谢谢！", comment, state
@@ -151,10 +192,12 @@ def build_ui(service) -> gr.Blocks:
         state = {**state, "rated": state.get("rated", 0) + 1}  # per session: a flood stops here
         return "已记录，谢谢您的反馈！", "", state
 
+    @polite
     def restart():
         # the question box is left alone: text typed meanwhile is the user's next question
         return [], "", {}, "", status_html(0)
 
+    @polite
     def lookup(query: str):
         query = (query or "").strip()
         if not query:
@@ -166,12 +209,14 @@ def build_ui(service) -> gr.Blocks:
         rows = [[h.id, h.title, KIND_LABELS.get(h.kind, h.kind), round(h.score, 4)] for h in hits]
         return rows, (hits[0].id if hits else gr.skip())
 
+    @polite
     def open_card(cid: str):
-        rec = by_id.get(cid or "")
+        rec = by_id.get(cid) if isinstance(cid, str) else None
         if rec is None:
             return "", ""
         return cards.card_markdown(rec), cards.copy_text(rec)
 
+    @polite
     def pick_row(table, evt: gr.SelectData):
         try:
             row = evt.index[0]
@@ -179,6 +224,7 @@ def build_ui(service) -> gr.Blocks:
         except (IndexError, KeyError, TypeError):
             return gr.skip()
 
+    @polite
     def browse(domain, unit):
         return cards.items_by(records, domain=domain or None, unit=unit or None)
 
@@ -312,12 +358,13 @@ def build_ui(service) -> gr.Blocks:
         unit.change(browse, [domain, unit], browse_table, api_visibility="private")
         pick.change(open_card, pick, [card, copy], api_visibility="private")
         task_unit.change(
-            lambda u: cards.task_rows(records, u or None),
+            polite(lambda u: cards.task_rows(records, u or None)),
             task_unit,
             tasks,
             api_visibility="private",
         )
 
+        @polite
         def ask(question: str, history: list[dict] | None = None) -> dict:
             """Answer a question with citations. history: [{"role": "user"|"assistant", "content": str}]."""
             return service.answer(question, history or []).model_dump()
@@ -327,7 +374,9 @@ def build_ui(service) -> gr.Blocks:
 
 
 def launch_kwargs() -> dict:
-    return {"css": CSS, "footer_links": ["api"]}
+    # show_error=False: an error Gradio itself raises (say, a malformed request to a page route)
+    # reaches the client without its text; the handlers' own errors are POLITE_ERROR (`polite`)
+    return {"css": CSS, "footer_links": ["api"], "show_error": False}
 
 
 def __getattr__(name: str):
