@@ -44,7 +44,7 @@ POLITE_ERROR = "抱歉，系统暂时出了点问题，请稍后再试，或拨�
 # 3.5:1); 长辈版 (html.elder, set before the page renders, see HEAD) follows the MIIT 适老化 rules:
 # text ≥ 1.5×, line spacing ≥ 1.3, black on white, thick borders and focus rings, larger buttons.
 # Theme variables are redeclared on the root element (html.elder beats the theme's :root), so
-# every derived size and colour follows; `.dark` is redeclared too so 长辈版 stays high-contrast.
+# every derived size and colour follows; a dark system theme gives way to it (see HEAD).
 CSS = """
 .gradio-container {width: 100%; max-width: min(980px, 100vw) !important; margin: auto}
 #lookup-results, #browse, #indicators, #tasks {overflow-x: auto}
@@ -56,7 +56,14 @@ html:root {
   --color-accent: var(--primary-700); /* the selected tab's text: orange-500 on white is 2.8:1 */
   --input-placeholder-color: var(--neutral-500);
 }
+html:root .dark {  /* the theme's dark colours, where they fall short (white on orange-600) */
+  --button-primary-background-fill: var(--primary-700);
+  --button-primary-background-fill-hover: var(--primary-800);
+}
 footer .show-api, footer a, footer button, footer span {color: #52525b !important}
+.dark footer .show-api, .dark footer a, .dark footer button, .dark footer span {
+  color: #d4d4d8 !important;
+}
 .gradio-container a {text-decoration: underline}
 .gradio-container :focus-visible, footer :focus-visible {
   outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important;
@@ -70,7 +77,7 @@ details.src {border: 1px solid #767676; border-radius: 6px; padding: 6px 10px; m
 details.src summary {cursor: pointer; font-weight: 600}
 details.src .body {white-space: pre-wrap; font-size: var(--text-md); line-height: 1.6; margin-top: 6px}
 html:not(.can-speak) #read-aloud, html:not(.speaking) #read-stop {display: none !important}
-html.elder, html.elder .dark {
+html.elder {
   --text-xxs: 16px; --text-xs: 18px; --text-sm: 21px; --text-md: 22px; --text-lg: 26px;
   --text-xl: 30px; --text-xxl: 34px;
   --line-sm: 1.5; --line-md: 1.6; --line-lg: 1.7;
@@ -123,9 +130,26 @@ HEAD = """<script>
   else { try { elder = localStorage.getItem(KEY) === "elder"; } catch (e) {} }
   root.classList.toggle("elder", elder);
   const ss = window.speechSynthesis;
+  // 长辈版 is black on white: the theme's dark colours (from a dark system setting) give way
+  // while it is on, and come back with normal mode
+  let wasDark = false;
+  const keepLight = () => {
+    const body = document.body;
+    if (body && pq.elder() && body.classList.contains("dark")) {
+      wasDark = true;
+      body.classList.remove("dark");
+    } else if (body && !pq.elder() && wasDark) {
+      wasDark = false;
+      body.classList.add("dark");
+    }
+  };
   const pq = window.policyqa = {
     elder: () => root.classList.contains("elder"),
-    setElder(on) { root.classList.toggle("elder", !!on); store(on ? "elder" : "normal"); },
+    setElder(on) {
+      root.classList.toggle("elder", !!on);
+      store(on ? "elder" : "normal");
+      keepLight();
+    },
     voice: null,
     findVoice() {
       const zh = (ss ? ss.getVoices() : []).filter(
@@ -146,6 +170,10 @@ HEAD = """<script>
     },
     stop() { if (ss) ss.cancel(); root.classList.remove("speaking"); },
   };
+  document.addEventListener("DOMContentLoaded", () => {
+    keepLight();
+    new MutationObserver(keepLight).observe(document.body, {attributeFilter: ["class"]});
+  });
   if (ss) {
     pq.checkVoices();
     if (ss.addEventListener) ss.addEventListener("voiceschanged", pq.checkVoices);

@@ -45,11 +45,22 @@ def browser(live):
 
 
 @pytest.fixture
-def ctx(browser):
-    """A fresh browser profile per test: nothing remembered from another test."""
-    c = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    yield c
-    c.close()
+def new_context(browser):
+    """Fresh browser profiles: nothing remembered from another test."""
+    made = []
+
+    def make(**options):
+        made.append(browser.new_context(**{"viewport": DESKTOP, "locale": "zh-CN", **options}))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def ctx(new_context):
+    return new_context()
 
 
 def ask_and_open_source(pg) -> str:
@@ -107,11 +118,20 @@ def layout_breaks(pg) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("mode", ["normal", "elder"])
-def test_axe_finds_nothing_serious_on_both_tabs_and_nothing_breaks_at_390px(ctx, live, mode):
-    pg = open_page(ctx, f"{live.url}/?mode={mode}")
+@pytest.mark.parametrize(
+    ("mode", "scheme"),
+    [("normal", "light"), ("elder", "light"), ("normal", "dark"), ("elder", "dark")],
+)
+def test_axe_finds_nothing_serious_on_both_tabs_and_nothing_breaks_at_390px(
+    new_context, live, mode, scheme
+):
+    """In both modes, and with the system set to light or to dark colours."""
+    pg = open_page(new_context(color_scheme=scheme), f"{live.url}/?mode={mode}")
     assert is_elder(pg) == (mode == "elder")
     switch_checked(pg, mode == "elder")
+    # 长辈版 is black on white whatever the system's colours; normal mode follows the system
+    dark = pg.evaluate("document.body.classList.contains('dark')")
+    assert dark == (scheme == "dark" and mode == "normal")
     answer = ask_and_open_source(pg)
     assert "1120元" in answer
     # 朗读 is offered exactly when the browser has a local Chinese voice (headless: usually none)
@@ -122,23 +142,26 @@ def test_axe_finds_nothing_serious_on_both_tabs_and_nothing_breaks_at_390px(ctx,
 
     log: dict = {}
     problems = {"问答 desktop": axe_serious(pg, "问答 desktop", log)}
-    pg.screenshot(path=str(ARTIFACTS / f"{mode}-desktop.png"))
+    pg.screenshot(path=str(ARTIFACTS / f"{mode}-{scheme}-desktop.png"))
     pg.set_viewport_size(PHONE)
     problems["问答 390px"] = axe_serious(pg, "问答 390px", log) + layout_breaks(pg)
-    pg.screenshot(path=str(ARTIFACTS / f"{mode}-390.png"))
+    pg.screenshot(path=str(ARTIFACTS / f"{mode}-{scheme}-390.png"))
 
     pg.get_by_role("tab", name="查询").click()
     pg.locator("#lookup-q textarea").fill("孤儿养育")
     pg.locator("#card").get_by_text("孤儿养育保障").first.wait_for(timeout=20_000)
     problems["查询 390px"] = axe_serious(pg, "查询 390px", log) + layout_breaks(pg)
-    pg.screenshot(path=str(ARTIFACTS / f"{mode}-390-lookup.png"))
+    pg.screenshot(path=str(ARTIFACTS / f"{mode}-{scheme}-390-lookup.png"))
     pg.set_viewport_size(DESKTOP)
     problems["查询 desktop"] = axe_serious(pg, "查询 desktop", log)
 
-    (ARTIFACTS / f"axe-{mode}.json").write_text(json.dumps(log, ensure_ascii=False, indent=1))
+    (ARTIFACTS / f"axe-{mode}-{scheme}.json").write_text(json.dumps(log, ensure_ascii=False))
     assert {k: v for k, v in problems.items() if v} == {}
     assert is_elder(pg) == (mode == "elder")  # the mode held through the whole conversation
     assert pg.outside == [], f"the page loaded something from outside: {pg.outside[:3]}"
+    if mode == "elder" and scheme == "dark":  # switched off: the system's dark colours return
+        pg.get_by_text("长辈版（大字、高对比）").click()
+        pg.wait_for_function("document.body.classList.contains('dark')")
 
 
 # ------------------------------------------------------------------ 长辈版
