@@ -164,11 +164,13 @@ HEAD = """<script>
       ss.cancel();
       const u = new SpeechSynthesisUtterance(last.innerText.trim());
       u.voice = pq.voice; u.lang = pq.voice.lang; u.rate = pq.elder() ? 0.85 : 1;
-      u.onend = u.onerror = () => root.classList.remove("speaking");
+      // a cancelled utterance ends later, while the next one speaks: only the current one counts
+      u.onend = u.onerror = () => { if (pq.current === u) pq.stop(); };
+      pq.current = u;
       root.classList.add("speaking");
       ss.speak(u);
     },
-    stop() { if (ss) ss.cancel(); root.classList.remove("speaking"); },
+    stop() { pq.current = null; if (ss) ss.cancel(); root.classList.remove("speaking"); },
   };
   document.addEventListener("DOMContentLoaded", () => {
     keepLight();
@@ -513,12 +515,15 @@ def build_ui(service) -> gr.Blocks:
                 api_visibility="private",
             )
         # 长辈版 and 朗读 run in the browser alone (window.policyqa, see HEAD): nothing to send
-        demo.load(None, None, elder, js="() => window.policyqa.elder()", api_visibility="private")
-        elder.change(
-            None, elder, None, js="(on) => window.policyqa.setElder(on)", api_visibility="private"
+        # (`?.`: the Blocks may be launched without HEAD, e.g. `gradio ui.py`; then they do nothing)
+        demo.load(
+            None, None, elder, js="() => !!window.policyqa?.elder()", api_visibility="private"
         )
-        read.click(None, js="() => window.policyqa.speak()", api_visibility="private")
-        hush.click(None, js="() => window.policyqa.stop()", api_visibility="private")
+        elder.change(
+            None, elder, None, js="(on) => window.policyqa?.setElder(on)", api_visibility="private"
+        )
+        read.click(None, js="() => window.policyqa?.speak()", api_visibility="private")
+        hush.click(None, js="() => window.policyqa?.stop()", api_visibility="private")
         q.change(lookup, q, [results, pick], trigger_mode="always_last", api_visibility="private")
         results.select(pick_row, results, pick, api_visibility="private")
         browse_table.select(pick_row, browse_table, pick, api_visibility="private")

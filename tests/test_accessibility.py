@@ -293,10 +293,10 @@ def test_keyboard_alone_ask_open_source_follow_up_feedback_switch_tab_and_mode(c
 FAKE_SPEECH = """(() => {
   const synth = new EventTarget();
   let voices = [];
-  synth.spoken = []; synth.cancelled = 0; synth.speaking = false;
+  synth.spoken = []; synth.utterances = []; synth.cancelled = 0; synth.speaking = false;
   synth.getVoices = () => voices;
   synth.speak = (u) => { synth.spoken.push({text: u.text, lang: u.lang, voice: u.voice && u.voice.name});
-                         synth.current = u; synth.speaking = true; };
+                         synth.utterances.push(u); synth.speaking = true; };
   synth.cancel = () => { synth.cancelled += 1; synth.speaking = false; };
   window.setVoices = (v) => { voices = v; synth.dispatchEvent(new Event('voiceschanged')); };
   Object.defineProperty(window, 'speechSynthesis', {value: synth, configurable: true});
@@ -326,10 +326,13 @@ def test_read_aloud_only_with_a_local_chinese_voice_and_it_reads_the_answer(ctx,
     assert spoken == [{"text": shown, "lang": "zh-CN", "voice": "Local 普通话"}]
     assert "1120元" in spoken[0]["text"]
     stop.wait_for(state="visible")  # 停止 while it speaks
-    pg.evaluate("speechSynthesis.current.onend()")
+    pg.evaluate("speechSynthesis.utterances[0].onend()")
     stop.wait_for(state="hidden")  # and gone when it is done
 
     read.click()
+    read.click()  # again from the start: the first is cancelled, and ends after the second began
+    pg.evaluate("speechSynthesis.utterances[1].onend()")
+    assert stop.is_visible()  # the late end of a cancelled one does not hide 停止
     stop.click()
     assert pg.evaluate("speechSynthesis.speaking") is False
     stop.wait_for(state="hidden")
