@@ -6,7 +6,9 @@ it alone (the API server mounts the same Blocks, see assistant/server.py).
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import logging
 import os
 
@@ -37,12 +39,149 @@ INTRO = (
     "根据《济南市推进基本公共服务均等化“十三五”规划》（济政发〔2018〕5号，规划期2016–2020年）回答，"
     "每条回答都注明出处。规划没有写到的，请拨打 **12345** 市民服务热线。"
 )
+POLITE_ERROR = "抱歉，系统暂时出了点问题，请稍后再试，或拨打12345市民服务热线咨询。"
+# The page's look. Normal mode fixes the theme's low-contrast spots (white on orange-500 is
+# 3.5:1); 长辈版 (html.elder, set before the page renders, see HEAD) follows the MIIT 适老化 rules:
+# text ≥ 1.5×, line spacing ≥ 1.3, black on white, thick borders and focus rings, larger buttons.
+# Theme variables are redeclared on the root element (html.elder beats the theme's :root), so
+# every derived size and colour follows; a dark system theme gives way to it (see HEAD).
 CSS = """
-.gradio-container {max-width: 980px !important; margin: auto}
-details.src {border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; margin: 6px 0}
+.gradio-container {width: 100%; max-width: min(980px, 100vw) !important; margin: auto}
+#lookup-results, #browse, #indicators, #tasks {overflow-x: auto}
+html:root {
+  --button-primary-background-fill: var(--primary-700);
+  --button-primary-background-fill-hover: var(--primary-800);
+  --button-primary-border-color: var(--primary-700);
+  --button-primary-border-color-hover: var(--primary-800);
+  --color-accent: var(--primary-700); /* the selected tab's text: orange-500 on white is 2.8:1 */
+  --input-placeholder-color: var(--neutral-500);
+}
+html:root .dark {  /* the theme's dark colours, where they fall short (white on orange-600) */
+  --button-primary-background-fill: var(--primary-700);
+  --button-primary-background-fill-hover: var(--primary-800);
+}
+footer .show-api, footer a, footer button, footer span {color: #52525b !important}
+.dark footer .show-api, .dark footer a, .dark footer button, .dark footer span {
+  color: #d4d4d8 !important;
+}
+.gradio-container a {text-decoration: underline}
+.gradio-container :focus-visible, footer :focus-visible {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important;
+  transition: none !important; /* the theme's 0.2 s transition would fade the ring in from white */
+}
+#intro-row {align-items: flex-start}
+#elder-toggle {flex: 0 0 auto !important; width: auto !important; min-width: 0 !important}
+#elder-toggle label {font-weight: 600; white-space: nowrap}
+#elder-toggle input[type="checkbox"] {width: 20px; height: 20px}
+details.src {border: 1px solid #767676; border-radius: 6px; padding: 6px 10px; margin: 6px 0}
 details.src summary {cursor: pointer; font-weight: 600}
-details.src .body {white-space: pre-wrap; font-size: 14px; margin-top: 6px}
+details.src .body {white-space: pre-wrap; font-size: var(--text-md); line-height: 1.6; margin-top: 6px}
+html:not(.can-speak) #read-aloud, html:not(.speaking) #read-stop {display: none !important}
+html.elder {
+  --text-xxs: 16px; --text-xs: 18px; --text-sm: 21px; --text-md: 22px; --text-lg: 26px;
+  --text-xl: 30px; --text-xxl: 34px;
+  --line-sm: 1.5; --line-md: 1.6; --line-lg: 1.7;
+  --neutral-400: #404040; --neutral-500: #262626;
+  --body-text-color: #000; --body-text-color-subdued: #1a1a1a; --block-label-text-color: #000;
+  --block-title-text-color: #000; --block-info-text-color: #1a1a1a; --table-text-color: #000;
+  --background-fill-primary: #fff; --background-fill-secondary: #fff; --block-background-fill: #fff;
+  --input-background-fill: #fff; --input-placeholder-color: #404040;
+  --border-color-primary: #000; --block-border-color: #000; --input-border-color: #000;
+  --block-border-width: 2px; --input-border-width: 2px; --button-border-width: 2px;
+  --color-accent: #7c2d12; --color-accent-soft: #fff1e6;
+  --button-primary-background-fill: #7c2d12; --button-primary-background-fill-hover: #000;
+  --button-primary-border-color: #000; --button-primary-text-color: #fff;
+  --button-secondary-background-fill: #fff; --button-secondary-background-fill-hover: #fff1e6;
+  --button-secondary-border-color: #000; --button-secondary-text-color: #000;
+  --button-small-text-size: var(--text-md); --button-small-padding: 10px 14px;
+  --button-large-text-size: var(--text-lg); --button-medium-text-size: var(--text-md);
+  --chatbot-text-size: var(--text-lg); --input-text-size: var(--text-lg);
+}
+html.elder body, html.elder .gradio-container {background: #fff; color: #000}
+html.elder .gradio-container {max-width: min(1100px, 100vw) !important}
+html.elder .gradio-container button:not(.icon-button) {min-height: 56px}
+html.elder #elder-toggle input[type="checkbox"] {width: 30px; height: 30px}
+html.elder #chat label.float {display: none} /* at this size it would cover a line of the answer */
+html.elder .gradio-container textarea, html.elder .gradio-container input {line-height: 1.5}
+html.elder #chat .message-content, html.elder #sources, html.elder #card {line-height: 1.7}
+html.elder #chat [data-testid="bot"], html.elder #chat [data-testid="user"] {
+  border: 2px solid #000 !important; background: #fff !important; color: #000 !important;
+}
+html.elder details.src {border: 2px solid #000}
+html.elder details.src summary {font-size: var(--text-lg); padding: 6px 0}
+html.elder .gradio-container :focus-visible, html.elder footer :focus-visible {
+  outline: 4px solid #000 !important; outline-offset: 2px !important;
+  box-shadow: 0 0 0 8px #ffd60a !important;
+}
+html.elder [role="tab"] {font-size: var(--text-lg); min-height: 56px}
+html.elder [role="tab"][aria-selected="true"] {text-decoration: underline 3px; font-weight: 700}
 """
+# Runs in <head> before the page renders: the mode from ?mode=elder|normal or, without one,
+# from localStorage (so a reload or the next visit keeps it); read aloud only with a local
+# Chinese voice of the browser's own speech synthesis (localService: nothing leaves the machine).
+HEAD = """<script>
+(() => {
+  const root = document.documentElement, KEY = "policyqa.mode";
+  root.lang = "zh-CN";
+  const store = (v) => { try { localStorage.setItem(KEY, v); } catch (e) {} };
+  const asked = new URLSearchParams(location.search).get("mode");
+  let elder = false;
+  if (asked === "elder" || asked === "normal") { elder = asked === "elder"; store(asked); }
+  else { try { elder = localStorage.getItem(KEY) === "elder"; } catch (e) {} }
+  root.classList.toggle("elder", elder);
+  const ss = window.speechSynthesis;
+  // 长辈版 is black on white: the theme's dark colours (from a dark system setting) give way
+  // while it is on, and come back with normal mode
+  let wasDark = false;
+  const keepLight = () => {
+    const body = document.body;
+    if (body && pq.elder() && body.classList.contains("dark")) {
+      wasDark = true;
+      body.classList.remove("dark");
+    } else if (body && !pq.elder() && wasDark) {
+      wasDark = false;
+      body.classList.add("dark");
+    }
+  };
+  const pq = window.policyqa = {
+    elder: () => root.classList.contains("elder"),
+    setElder(on) {
+      root.classList.toggle("elder", !!on);
+      store(on ? "elder" : "normal");
+      keepLight();
+    },
+    voice: null,
+    findVoice() {
+      const zh = (ss ? ss.getVoices() : []).filter(
+        (v) => v.localService && /^(zh|cmn|yue)([-_]|$)/i.test(v.lang || ""));
+      return zh.find((v) => /CN|Hans/i.test(v.lang)) || zh[0] || null;
+    },
+    checkVoices() { pq.voice = pq.findVoice(); root.classList.toggle("can-speak", !!pq.voice); },
+    speak() {
+      const msgs = document.querySelectorAll('#chat [data-testid="bot"] .message-content');
+      const last = msgs[msgs.length - 1];
+      if (!ss || !pq.voice || !last) return;
+      ss.cancel();
+      const u = new SpeechSynthesisUtterance(last.innerText.trim());
+      u.voice = pq.voice; u.lang = pq.voice.lang; u.rate = pq.elder() ? 0.85 : 1;
+      // a cancelled utterance ends later, while the next one speaks: only the current one counts
+      u.onend = u.onerror = () => { if (pq.current === u) pq.stop(); };
+      pq.current = u;
+      root.classList.add("speaking");
+      ss.speak(u);
+    },
+    stop() { pq.current = null; if (ss) ss.cancel(); root.classList.remove("speaking"); },
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    keepLight();
+    new MutationObserver(keepLight).observe(document.body, {attributeFilter: ["class"]});
+  });
+  if (ss) {
+    pq.checkVoices();
+    if (ss.addEventListener) ss.addEventListener("voiceschanged", pq.checkVoices);
+  }
+})();
+</script>"""
 
 
 def _text_of(content) -> str:
@@ -94,6 +233,37 @@ def status_html(answers: int, busy: bool = False) -> str:
     )
 
 
+def polite(fn):
+    """A page handler that never shows a user raw exception text: any error is logged here with
+    its traceback and the user gets POLITE_ERROR (gr.Error: shown as a notice, in Chinese)."""
+
+    def fail(e: Exception):
+        if isinstance(e, gr.Error):  # already meant for the user
+            raise e
+        logger.exception("page handler %s failed", fn.__name__)
+        raise gr.Error(POLITE_ERROR, title="提示", print_exception=False) from None
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as e:
+                fail(e)
+
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            fail(e)
+
+    return call
+
+
 def build_ui(service) -> gr.Blocks:
     records = service.records
     by_id = service.by_id
@@ -101,6 +271,7 @@ def build_ui(service) -> gr.Blocks:
 
     # ------------------------------------------------------------ handlers
 
+    @polite
     def respond(message, history, state):
         """Stream one answer. The state (what feedback refers to) is set with the answer's first
         piece, and the status line says when the answer is complete: a real signal for people
@@ -117,23 +288,29 @@ def build_ui(service) -> gr.Blocks:
             {"n": n, "rated": rated},
             status_html(n, busy=True),
         )
-        final = service.answer(question, turns)
+        try:
+            final = service.answer(question, turns)
+        except Exception:  # the reply says so in the conversation, and the page is not stuck
+            logger.exception("answer failed")
+            final = None
+        text = final.text if final is not None else POLITE_ERROR
         state = {
             "n": n + 1,
             "rated": rated,
             "question": question,
-            "answer": final.text,
-            "citations": final.citations,
+            "answer": text,
+            "citations": final.citations if final is not None else [],
         }
-        for shown in pieces(final.text)[:-1]:
+        for shown in pieces(text)[:-1]:
             yield [*history, {"role": "assistant", "content": shown}], gr.skip(), state, gr.skip()
         yield (
-            [*history, {"role": "assistant", "content": final.text}],
+            [*history, {"role": "assistant", "content": text}],
             sources_html(final),
             state,
             status_html(n + 1),
         )
 
+    @polite
     def feedback(rating: str, comment: str, state):
         if state and state.get("rated", 0) >= MAX_FEEDBACK:
             return "本次对话的反馈已经收到，谢谢！", comment, state
@@ -151,10 +328,12 @@ def build_ui(service) -> gr.Blocks:
         state = {**state, "rated": state.get("rated", 0) + 1}  # per session: a flood stops here
         return "已记录，谢谢您的反馈！", "", state
 
+    @polite
     def restart():
         # the question box is left alone: text typed meanwhile is the user's next question
         return [], "", {}, "", status_html(0)
 
+    @polite
     def lookup(query: str):
         query = (query or "").strip()
         if not query:
@@ -166,12 +345,17 @@ def build_ui(service) -> gr.Blocks:
         rows = [[h.id, h.title, KIND_LABELS.get(h.kind, h.kind), round(h.score, 4)] for h in hits]
         return rows, (hits[0].id if hits else gr.skip())
 
+    @polite
     def open_card(cid: str):
-        rec = by_id.get(cid or "")
+        rec = by_id.get(cid) if isinstance(cid, str) else None
         if rec is None:
             return "", ""
-        return cards.card_markdown(rec), cards.copy_text(rec)
+        card = cards.card_markdown(rec)
+        if card.startswith("### "):  # the card is the tab's main content: h2 under the page's h1
+            card = card[1:]
+        return card, cards.copy_text(rec)
 
+    @polite
     def pick_row(table, evt: gr.SelectData):
         try:
             row = evt.index[0]
@@ -179,13 +363,22 @@ def build_ui(service) -> gr.Blocks:
         except (IndexError, KeyError, TypeError):
             return gr.skip()
 
+    @polite
     def browse(domain, unit):
         return cards.items_by(records, domain=domain or None, unit=unit or None)
 
     # ------------------------------------------------------------ layout
 
     with gr.Blocks(title="泉城政策通") as demo:
-        gr.Markdown(INTRO)
+        with gr.Row(elem_id="intro-row"):  # wraps on a phone: the switch goes under the intro
+            with gr.Column(scale=5, min_width=300):
+                gr.Markdown(INTRO)
+            elder = gr.Checkbox(
+                label="长辈版（大字、高对比）",
+                value=False,
+                elem_id="elder-toggle",
+                container=False,
+            )
         with gr.Tabs():
             with gr.Tab("问答", id="ask"):
                 chat = gr.Chatbot(
@@ -195,10 +388,12 @@ def build_ui(service) -> gr.Blocks:
                     sanitize_html=True,
                     render_markdown=True,
                     feedback_options=None,
+                    buttons=["copy", "copy_all"],  # no "share": it posts to Hugging Face
                     placeholder="您好！请问您想了解哪项基本公共服务？",
                 )
                 with gr.Row():
                     box = gr.Textbox(
+                        label="您的问题（按回车发送）",
                         placeholder="请输入问题，例如：散居孤儿每个月生活费多少？",
                         show_label=False,
                         scale=5,
@@ -213,10 +408,14 @@ def build_ui(service) -> gr.Blocks:
                 pending = gr.Textbox(visible=False, elem_id="pending-question")
                 sources = gr.HTML(elem_id="sources")
                 with gr.Row():
+                    # shown only when the browser has a local Chinese voice (see HEAD)
+                    read = gr.Button("🔊 朗读回答", elem_id="read-aloud", size="sm")
+                    hush = gr.Button("⏹ 停止朗读", elem_id="read-stop", size="sm")
                     up = gr.Button("👍 有帮助", elem_id="fb-up", size="sm")
                     down = gr.Button("👎 没帮助", elem_id="fb-down", size="sm")
                     clear = gr.Button("重新开始", elem_id="clear", size="sm")
                 comment = gr.Textbox(
+                    label="意见（可选）",
                     placeholder="可选：告诉我们哪里不对（请勿填写身份证号、电话）",
                     show_label=False,
                     elem_id="fb-comment",
@@ -230,21 +429,30 @@ def build_ui(service) -> gr.Blocks:
                 results = gr.Dataframe(
                     headers=["编号", "标题", "类型", "得分"],
                     interactive=False,
+                    wrap=True,  # fits a phone's width instead of scrolling sideways
+                    column_widths=["26%", "44%", "16%", "14%"],
                     elem_id="lookup-results",
                 )
                 with gr.Row():
                     domain = gr.Dropdown(
-                        ["", *list(DOMAINS)], value="", label="按领域浏览", elem_id="by-domain"
+                        ["", *list(DOMAINS)],
+                        value="",
+                        label="按领域浏览",
+                        elem_id="by-domain",
+                        min_width=240,  # side by side on a desktop, one above the other on a phone
                     )
                     unit = gr.Dropdown(
                         ["", *cards.lead_units(records)],
                         value="",
                         label="按牵头负责单位浏览",
                         elem_id="by-unit",
+                        min_width=240,
                     )
                 browse_table = gr.Dataframe(
                     headers=["编号", "服务项目", "领域", "牵头负责单位"],
                     interactive=False,
+                    wrap=True,
+                    column_widths=["22%", "30%", "22%", "26%"],
                     elem_id="browse",
                 )
                 pick = gr.Dropdown(choices, label="打开条目", elem_id="pick")
@@ -298,13 +506,24 @@ def build_ui(service) -> gr.Blocks:
             [fb_status, comment, last],
             api_visibility="private",
         )
-        clear.click(
-            restart,
-            None,
-            [chat, sources, last, fb_status, status],
-            cancels=asks,  # an answer still streaming does not refill the cleared chat
-            api_visibility="private",
+        for emptied in (clear.click, chat.clear):  # 重新开始, and the chat's own 清空 button
+            emptied(
+                restart,
+                None,
+                [chat, sources, last, fb_status, status],
+                cancels=asks,  # an answer still streaming does not refill the cleared chat
+                api_visibility="private",
+            )
+        # 长辈版 and 朗读 run in the browser alone (window.policyqa, see HEAD): nothing to send
+        # (`?.`: the Blocks may be launched without HEAD, e.g. `gradio ui.py`; then they do nothing)
+        demo.load(
+            None, None, elder, js="() => !!window.policyqa?.elder()", api_visibility="private"
         )
+        elder.change(
+            None, elder, None, js="(on) => window.policyqa?.setElder(on)", api_visibility="private"
+        )
+        read.click(None, js="() => window.policyqa?.speak()", api_visibility="private")
+        hush.click(None, js="() => window.policyqa?.stop()", api_visibility="private")
         q.change(lookup, q, [results, pick], trigger_mode="always_last", api_visibility="private")
         results.select(pick_row, results, pick, api_visibility="private")
         browse_table.select(pick_row, browse_table, pick, api_visibility="private")
@@ -312,12 +531,13 @@ def build_ui(service) -> gr.Blocks:
         unit.change(browse, [domain, unit], browse_table, api_visibility="private")
         pick.change(open_card, pick, [card, copy], api_visibility="private")
         task_unit.change(
-            lambda u: cards.task_rows(records, u or None),
+            polite(lambda u: cards.task_rows(records, u or None)),
             task_unit,
             tasks,
             api_visibility="private",
         )
 
+        @polite
         def ask(question: str, history: list[dict] | None = None) -> dict:
             """Answer a question with citations. history: [{"role": "user"|"assistant", "content": str}]."""
             return service.answer(question, history or []).model_dump()
@@ -327,7 +547,9 @@ def build_ui(service) -> gr.Blocks:
 
 
 def launch_kwargs() -> dict:
-    return {"css": CSS, "footer_links": ["api"]}
+    # show_error=False: an error Gradio itself raises (say, a malformed request to a page route)
+    # reaches the client without its text; the handlers' own errors are POLITE_ERROR (`polite`)
+    return {"css": CSS, "head": HEAD, "footer_links": ["api"], "show_error": False}
 
 
 def __getattr__(name: str):

@@ -21,42 +21,53 @@ pytestmark = [
 ]
 
 
+def launch_chromium(p):
+    """Debian's Chromium, headless, with nothing of its own that would go online."""
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+def open_page(ctx, url: str):
+    """A page of the app that records every request leaving the machine and every dialog;
+    returns once the question box is there."""
+    pg = ctx.new_page()
+    pg.outside = []  # every request that left the machine
+    pg.dialogs = []
+    pg.on(
+        "request",
+        lambda r: (
+            pg.outside.append(r.url)
+            if urlparse(r.url).hostname not in {"127.0.0.1", "localhost", None}
+            and r.url.startswith("http")
+            else None
+        ),
+    )
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(url, wait_until="domcontentloaded")  # gradio keeps a connection open
+    pg.locator("#question textarea").wait_for(timeout=60_000)
+    return pg
+
+
 @pytest.fixture(scope="module")
 def page(live):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         ctx = browser.new_context(viewport={"width": 1100, "height": 1400}, locale="zh-CN")
-        pg = ctx.new_page()
-        pg.outside = []  # every request that left the machine
-        pg.dialogs = []
-        pg.on(
-            "request",
-            lambda r: (
-                pg.outside.append(r.url)
-                if urlparse(r.url).hostname not in {"127.0.0.1", "localhost", None}
-                and r.url.startswith("http")
-                else None
-            ),
-        )
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.goto(live.url + "/", wait_until="domcontentloaded")  # gradio keeps a connection open
-        pg.locator("#question textarea").wait_for(timeout=60_000)
-        yield pg
+        yield open_page(ctx, live.url + "/")
         ctx.close()
         browser.close()
 
@@ -65,19 +76,28 @@ def answers_shown(page) -> int:
     return int(page.locator("#answer-status [data-answers]").get_attribute("data-answers"))
 
 
+def wait_answered(page, n: int) -> None:
+    """Until the status line says the n-th answer of the conversation is complete."""
+    done = f'#answer-status [data-answers="{n}"][data-busy="0"]'
+    try:
+        page.locator(done).wait_for(state="attached", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+
+
+def last_answer(page) -> str:
+    return page.locator("#chat .message-row, #chat [data-testid='bot']").last.inner_text()
+
+
 def ask(page, question: str) -> str:
     """Type a question, send it, and wait until the page says this answer is complete (its
     status line counts one more finished answer). Returns the answer's text."""
     before = answers_shown(page)
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
-    done = f'#answer-status [data-answers="{before + 1}"][data-busy="0"]'
-    try:
-        page.locator(done).wait_for(state="attached", timeout=60_000)
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-        raise
-    return page.locator("#chat .message-row, #chat [data-testid='bot']").last.inner_text()
+    wait_answered(page, before + 1)
+    return last_answer(page)
 
 
 def test_ask_open_source_follow_up_feedback_search(page, live, service):
@@ -126,3 +146,8 @@ def test_restart_then_typing_at_once_keeps_every_character(page):
     assert page.dialogs == []
     assert "<img src=x onerror=alert(1)>" in page.locator("#chat").inner_text()
     assert page.locator("#chat img[src='x']").count() == 0
+
+    # the chat's own clear button starts over as 重新开始 does (status, sources, feedback state)
+    page.locator("#chat").get_by_role("button", name="清空对话").click()  # zh-CN browser
+    page.locator('#answer-status [data-answers="0"]').wait_for(state="attached", timeout=15_000)
+    assert page.locator("#sources details").count() == 0

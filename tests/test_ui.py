@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
+import urllib.request
+import uuid
 
 import pytest
 
@@ -112,3 +116,64 @@ def test_lookup_table_names_record_kinds_in_chinese(bm25_service):
     rows, _ = lookup("孤儿养育")
     assert rows[0][0] == "清单-56" and rows[0][2] == "服务项目"
     assert {r[2] for r in rows} <= {"服务项目", "规划章节", "专栏", "重点任务"}
+
+
+class Failing:
+    """The real service with answering and search broken the way a bug would break them."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def answer(self, question, history):
+        raise TypeError("unhashable type: 'list'")
+
+    def search(self, query, k=10):
+        raise TypeError("unhashable type: 'list'")
+
+
+def test_a_handler_error_is_a_polite_chinese_message_and_logged_never_raw_text(
+    bm25_service, caplog
+):
+    import gradio as gr
+
+    handlers = {fn.__name__: fn for fn in _handlers(Failing(bm25_service))}
+    with caplog.at_level(logging.ERROR, logger="ui"):
+        chat, sources, _, status = list(handlers["respond"]("孤儿补贴多少", [], {}))[-1]
+        # the reply says so in the conversation, and the page is not left "busy"
+        assert chat[-1]["content"] == ui.POLITE_ERROR and 'data-busy="0"' in status
+        for name, args in (("lookup", ("低保",)), ("ask", ("低保", []))):
+            with pytest.raises(gr.Error) as raised:
+                handlers[name](*args)
+            assert raised.value.message == ui.POLITE_ERROR and raised.value.title == "提示"
+    assert "unhashable" not in str(chat) + sources
+    logged = [r for r in caplog.records if r.exc_info and "unhashable" in str(r.exc_info[1])]
+    assert len(logged) == 3  # each with its traceback, server-side
+
+
+@pytest.mark.slow
+def test_gradio_sends_a_client_no_raw_exception_text(live):
+    """A malformed request to a page route fails inside Gradio itself, before any handler
+    (here pydantic, validating a chat that is not a list): its text stays on the server."""
+    config = json.load(urllib.request.urlopen(live.url + "/config", timeout=10))
+    respond = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "respond")
+    session = uuid.uuid4().hex
+    join = urllib.request.Request(
+        live.url + "/gradio_api/queue/join",
+        json.dumps(
+            {"data": ["低保", "not a chat", None], "fn_index": respond, "session_hash": session}
+        ).encode(),
+        {"content-type": "application/json"},
+    )
+    urllib.request.urlopen(join, timeout=10).read()
+    url = f"{live.url}/gradio_api/queue/data?session_hash={session}"
+    with urllib.request.urlopen(url, timeout=30) as stream:
+        for line in stream:
+            msg = json.loads(line[5:]) if line.startswith(b"data:") else {}
+            if msg.get("msg") == "process_completed":
+                break
+    assert msg["success"] is False
+    assert "validation" not in json.dumps(msg) and "Chatbot" not in json.dumps(msg)
+    assert msg["output"].get("error") is None, msg["output"]
