@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .answer.features import asks_quantity
+
 logger = logging.getLogger(__name__)
 K = 10  # neighbours that vote
 TEMPERATURE = 0.02  # e5 similarities are compressed (0.75–0.95): votes follow small gaps
@@ -33,6 +35,10 @@ class Votes:
     records: dict[str, float]  # record id -> share of the neighbours' weight citing it
     answerable: float  # weighted share of answerable neighbours
     top_sim: float  # similarity of the nearest training question
+    unrelated: float = 0.0  # weighted share of neighbours about nothing in the plan (公积金, 天气)
+    # answerable share among the neighbours asking the same kind of thing (an amount or not):
+    # "火化有没有减免" is answered, "火化费减免多少元" is a detail the plan does not give
+    answerable_same_ask: float = 0.0
 
     @classmethod
     def none(cls) -> Votes:
@@ -40,16 +46,32 @@ class Votes:
 
 
 class Neighbours:
-    def __init__(self, matrix: np.ndarray, labels: list[tuple[str, ...]], answerable, files):
+    def __init__(
+        self,
+        matrix: np.ndarray,
+        labels: list[tuple[str, ...]],
+        answerable,
+        files,
+        unrelated=None,
+        quantity=None,
+    ):
         self.matrix = np.asarray(matrix, dtype=np.float32)
         self.labels = labels
         self.answerable = np.asarray(answerable, dtype=np.float32)
         self.files = np.asarray(files)
+        # a trap about a real record (a false amount) looks answerable in its words; a question
+        # about something the plan never covers does not: the two are told apart
+        self.unrelated = np.asarray(
+            unrelated if unrelated is not None else [0.0] * len(labels), dtype=np.float32
+        )
+        self.quantity = np.asarray(
+            quantity if quantity is not None else [False] * len(labels), dtype=bool
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def votes(self, vector, exclude_file: str | None = None) -> Votes:
+    def votes(self, vector, exclude_file: str | None = None, quantity: bool | None = None) -> Votes:
         if vector is None or not len(self):
             return Votes.none()
         # einsum's own loop, not BLAS: a multithreaded BLAS call leaves its threads spinning,
@@ -66,7 +88,13 @@ class Neighbours:
         for weight, i in zip(w, top, strict=True):
             for cid in self.labels[i]:
                 records[cid] = records.get(cid, 0.0) + float(weight)
-        return Votes(records, float(w @ self.answerable[top]), float(s[0]))
+        answerable = float(w @ self.answerable[top])
+        same = answerable
+        if quantity is not None:
+            m = self.quantity[top] == quantity
+            if m.any():
+                same = float(w[m] @ self.answerable[top][m] / w[m].sum())
+        return Votes(records, answerable, float(s[0]), float(w @ self.unrelated[top]), same)
 
 
 def training_files(train_dir: Path) -> list[Path]:
@@ -88,6 +116,8 @@ def _rows(train_dir: Path) -> list[dict]:
                     "question": q["question"],
                     "citations": tuple(q.get("citations") or ()),
                     "answerable": bool(q.get("answerable")),
+                    "unrelated": not q.get("answerable") and not q.get("related"),
+                    "quantity": bool(asks_quantity(q["question"])),
                     "file": path.name,
                 }
             )
@@ -122,10 +152,12 @@ def load_or_build(
     labels = [r["citations"] for r in rows]
     answerable = [r["answerable"] for r in rows]
     files = [r["file"] for r in rows]
+    unrelated = [r["unrelated"] for r in rows]
+    quantity = [r["quantity"] for r in rows]
     try:
         matrix = np.load(path)
         if matrix.shape[0] == len(rows):
-            return Neighbours(matrix, labels, answerable, files)
+            return Neighbours(matrix, labels, answerable, files, unrelated, quantity)
     except (OSError, ValueError):
         pass
     logger.info("embedding %d training questions for neighbour votes (once)", len(rows))
@@ -137,4 +169,4 @@ def load_or_build(
         os.replace(tmp, path)
     except OSError as e:  # a read-only cache costs the next start ~10 s, nothing else
         logger.warning("neighbour vectors not cached (%s)", e)
-    return Neighbours(matrix, labels, answerable, files)
+    return Neighbours(matrix, labels, answerable, files, unrelated, quantity)

@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
+from .answer.features import asks_quantity
 from .answer.numbers import arabic_ids
 from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
@@ -309,9 +310,10 @@ class PlanIndex:
 
     @lru_cache(maxsize=1024)  # noqa: B019 - one index per process; bounded
     def _quoted_memo(self, text: str) -> tuple[str, ...]:
-        words = [t for t in self.content_tokens(self.tokenizer.tokens(text)) if len(t) >= 2]
-        if len(words) < 2:
+        words = {t for t in self.content_tokens(self.tokenizer.tokens(text)) if len(t) >= 2}
+        if len(words) < 4:  # "65岁及以上老年人。" is in many records: the question decides
             return ()
+        words = list(words)
         for i, _ in self.bm25_rank(words, 1):
             if self.coverage(words, i) >= 0.6:
                 return (self.chunks[i].metadata["citation_id"],)
@@ -449,7 +451,9 @@ class PlanRetriever(BaseRetriever):
         t1 = time.perf_counter()
         ranked_dense, degraded, vector = self._dense(expanded, n)
         if self.neighbours is not None and vector is not None and not followup:
-            signals.votes = self.neighbours.votes(vector, self.exclude_file)
+            signals.votes = self.neighbours.votes(
+                vector, self.exclude_file, quantity=asks_quantity(question)
+            )
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
@@ -472,7 +476,15 @@ class PlanRetriever(BaseRetriever):
             earlier = [c for c in self._earlier_lookups(history) if c not in lookups]
             lookups += [c for c in earlier if self._speaks_of(c, subject)]
             keep = [p for p in prior if p not in lookups and self._speaks_of(p, subject)]
-            if prior and subject and not keep and not lookups:
+            named = [
+                c
+                for t in _turns(history)
+                if t["role"] == "assistant"
+                for c in cited_ids(t["content"])
+            ]
+            if prior and subject and not keep and not lookups and prior[0] in named:
+                # a cited source that does not speak of the new subject steps aside; a source only
+                # guessed from a plain-text turn is too weak a reason to push anything down
                 hits = self._prefer_kind(hits, self.index.records[prior[0]].kind, set(prior))
         lookups = lookups or self._intent_lookup(question, intent)
         hits = self._promote(hits, lookups, "lookup")

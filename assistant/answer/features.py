@@ -47,6 +47,11 @@ _QUANTITY_ASK = re.compile(
     r"多少|几[个项年岁次档倍成天]|比例|百分|标准是|金额|上限|下限|最高|最低|不低于"
 )
 
+
+def asks_quantity(question: str) -> bool:
+    return bool(_QUANTITY_ASK.search(question))
+
+
 LEXICAL_NAMES = [
     "ev1", "ev2", "margin", "lex1", "dense1", "dense_margin", "lookup", "followup", "unknown",
     "log_len", "has_number", "number_missing", "bad_id", "amount_no_figure",
@@ -128,7 +133,7 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
     missing = bool(asked - numbers.values(top_text)) if asked else False
     amount_no_figure = "amount" in intent.kinds and bool(h1) and not re.search(r"\d", top_text)
     cover, clause = record_cover(index, question, h1.id) if h1 else (0.0, "")
-    asks_quantity = bool(_QUANTITY_ASK.search(question))
+    quantity = asks_quantity(question)
     row = [
         ev1,
         ev2,
@@ -145,8 +150,8 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
         float(bad_id(question)),
         float(amount_no_figure),
         cover,
-        float(asks_quantity),
-        float(asks_quantity and bool(re.search(r"\d", clause))),
+        float(quantity),
+        float(quantity and bool(re.search(r"\d", clause))),
         *(float(a in intent.kinds) for a in ASKS),
         *(float(bool(h1) and h1.kind == k) for k in KINDS),
         *(float(cue(p, question, top_text)) for p in CUES.values()),
@@ -157,7 +162,10 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
     return np.asarray(row, dtype=np.float32)
 
 
-NEIGHBOUR_NAMES = ["knn_answerable", "knn_top_sim", "knn_top_vote", "knn_any_vote"]
+NEIGHBOUR_NAMES = [
+    "knn_answerable", "knn_top_sim", "knn_top_vote", "knn_any_vote", "knn_unrelated",
+    "knn_answerable_same_ask",
+]  # fmt: skip
 
 
 def neighbour_features(result) -> np.ndarray:
@@ -171,6 +179,8 @@ def neighbour_features(result) -> np.ndarray:
             v.top_sim,
             v.records.get(top, 0.0) if top else 0.0,
             sum(v.records.get(h.id, 0.0) for h in result.hits),
+            v.unrelated,
+            v.answerable_same_ask,
         ],
         dtype=np.float32,
     )
