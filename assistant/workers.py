@@ -24,6 +24,8 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -102,6 +104,11 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
     from .service import Service
 
     svc = Service(settings, with_vectors=False)
+    embeddings = None
+    if vectors:  # the query tokenizer (~60 MB) too; its ONNX session opens after the fork
+        from .embeddings import make_embeddings
+
+        embeddings = make_embeddings(settings)
     import gc
 
     gc.collect()
@@ -110,18 +117,18 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
     for number in range(1, len(conns)):
         if os.fork() == 0:
             try:
-                _forked_main(svc, conns, number, vectors)
+                _forked_main(svc, conns, number, vectors, embeddings)
             finally:
                 os._exit(0)
-    _forked_main(svc, conns, 0, vectors)
+    _forked_main(svc, conns, 0, vectors, embeddings)
 
 
-def _forked_main(svc, conns: list[Connection], number: int, vectors: bool) -> None:
+def _forked_main(svc, conns: list[Connection], number: int, vectors: bool, embeddings) -> None:
     for other, conn in enumerate(conns):
         if other != number:
             conn.close()
     if vectors:
-        svc.attach_vectors()
+        svc.attach_vectors(embeddings)
     _serve(svc, conns[number], number)
 
 
@@ -139,6 +146,13 @@ def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int,
 # ---------------------------------------------------------------- front side
 
 
+SLOTS = 2  # questions sent to a worker at once: the next one waits in its pipe, never it
+
+
+class WorkerLost(RuntimeError):
+    """The worker stopped before it answered."""
+
+
 @dataclass
 class _Worker:
     number: int
@@ -146,26 +160,39 @@ class _Worker:
     pid: int | None = None
     alive: bool = True
     state: dict = field(default_factory=dict)
+    pending: deque = field(default_factory=deque)  # callers' futures, in the order sent
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class WorkerPool:
-    """N answer processes behind one call(): a caller takes a free worker, sends, waits."""
+    """N answer processes behind one call(): a caller takes a free slot, sends, waits.
+
+    Each worker has `slots` places: while it answers one question the next is already in its
+    pipe, so it never waits for the front between answers. Answers come back in order; one
+    reader thread per worker hands each to its caller."""
 
     def __init__(
-        self, settings: Settings, workers: int, timeout: float = 120.0, vectors: bool = True
+        self,
+        settings: Settings,
+        workers: int,
+        timeout: float = 120.0,
+        vectors: bool = True,
+        slots: int = SLOTS,
     ):
         self.settings = settings
         self.vectors = vectors  # False: BM25-only workers (tests)
         self.size = workers
+        self.slots = slots
         self.timeout = timeout
         self.threads = threads_per_worker(workers)
         wsettings = settings.model_copy(update={"torch_threads": self.threads})
         self._wsettings = wsettings
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._free: queue.Queue[_Worker] = queue.Queue()  # one entry per free slot
         self._workers: dict[int, _Worker] = {}
         self._lock = threading.Lock()
         self.health_report: dict | None = None
         self._closed = False
+        self._failed_starts = 0
         pairs = [mp.Pipe(duplex=True) for _ in range(workers)]
         ctx = _fork_context()
         if ctx is not None:
@@ -193,27 +220,45 @@ class WorkerPool:
 
     def _add(self, w: _Worker) -> None:
         self._workers[w.number] = w
-        threading.Thread(target=self._await_ready, args=(w,), daemon=True).start()
+        threading.Thread(target=self._read, args=(w,), daemon=True).start()
 
-    def _await_ready(self, w: _Worker) -> None:
+    def _read(self, w: _Worker) -> None:
+        """The worker's replies: first that it is ready, then its answers in order."""
         try:
             kind, info, _ = w.conn.recv()
+            if kind != "ready":
+                raise EOFError(kind)
+            w.pid = info["pid"]
+            self.health_report = info["health"]
+            logger.info("worker %d ready (pid %d)", w.number, w.pid)
+            for _ in range(self.slots):
+                self._free.put(w)
+            while True:
+                kind, payload, state = w.conn.recv()
+                w.state = state
+                with w.lock:
+                    fut = w.pending.popleft()
+                if kind == "error":
+                    fut.set_exception(WorkerError(payload))
+                else:
+                    fut.set_result(payload)
         except (EOFError, OSError):
             self._lost(w)
-            return
-        if kind != "ready":
-            self._lost(w)
-            return
-        w.pid = info["pid"]
-        self.health_report = info["health"]
-        logger.info("worker %d ready (pid %d)", w.number, w.pid)
-        self._idle.put(w)
 
     def _lost(self, w: _Worker) -> None:
-        with self._lock:
-            if not w.alive or self._closed:
+        with w.lock:
+            was_alive, w.alive = w.alive, False
+            pending = list(w.pending)
+            w.pending.clear()
+        for fut in pending:
+            fut.set_exception(WorkerLost(f"worker {w.number} stopped"))
+        if not was_alive or self._closed:
+            return
+        if w.pid is None:  # it never started: a replacement would fail the same way
+            self._failed_starts += 1
+            if self._failed_starts > 3 * self.size:
+                logger.error("worker %d could not start; not trying again", w.number)
                 return
-            w.alive = False
         logger.error("worker %d (pid %s) stopped; starting a replacement", w.number, w.pid)
         mine, child = mp.Pipe(duplex=True)
         self._spawn(child, w.number)
@@ -226,25 +271,31 @@ class WorkerPool:
         deadline = time.monotonic() + self.timeout
         retried = False
         while True:
-            left = deadline - time.monotonic()
             try:
-                w = self._idle.get(timeout=max(left, 0.001))
+                w = self._free.get(timeout=max(deadline - time.monotonic(), 0.001))
             except queue.Empty:
                 raise TimeoutError("no answer worker became free in time") from None
+            fut: Future = Future()
             try:
-                w.conn.send((method, args))
-                kind, payload, state = w.conn.recv()
-            except (EOFError, OSError):
-                self._lost(w)
+                with w.lock:
+                    if not w.alive:
+                        continue  # a slot of a worker that has stopped: gone with it
+                    w.pending.append(fut)
+                    w.conn.send((method, args))
+            except OSError:
+                pass  # the pipe is broken: the reader sees it too and fails the future
+            try:
+                result = fut.result(timeout=max(deadline - time.monotonic(), 0.001))
+            except WorkerLost:
                 if retried:  # twice: the question itself may be what stops them
                     raise
                 retried = True
                 continue  # once more, on another worker
-            w.state = state
-            self._idle.put(w)
-            if kind == "error":
-                raise WorkerError(payload)
-            return payload
+            except WorkerError:
+                self._free.put(w)
+                raise
+            self._free.put(w)
+            return result
 
     def ready(self) -> int:
         return sum(1 for w in self._workers.values() if w.alive and w.pid is not None)
