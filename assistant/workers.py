@@ -184,7 +184,7 @@ class WorkerPool:
         self.size = workers
         self.slots = slots
         self.timeout = timeout
-        self.threads = threads_per_worker(workers)
+        self.threads = settings.torch_threads or threads_per_worker(workers)
         wsettings = settings.model_copy(update={"torch_threads": self.threads})
         self._wsettings = wsettings
         self._free: queue.Queue[_Worker] = queue.Queue()  # one entry per free slot
