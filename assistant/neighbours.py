@@ -160,7 +160,9 @@ def load_or_build(
             return Neighbours(matrix, labels, answerable, files, unrelated, quantity)
     except (OSError, ValueError):
         pass
-    logger.info("embedding %d training questions for neighbour votes (once)", len(rows))
+    logging.getLogger("policyqa.steps").warning(  # a first-run step people wait for
+        "向量化训练问题 %d 条（邻近投票用，仅首次）", len(rows)
+    )
     matrix = np.asarray([embed(prepare(r["question"])) for r in rows], dtype=np.float32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

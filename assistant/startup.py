@@ -32,6 +32,12 @@ def index_is_current(settings: Settings) -> bool:
     spec = read_spec(bundle_dir(settings.model_cache_dir, model_id))
     if not spec or spec.get("source") != model_fingerprint(name):
         return False
+    from .neighbours import _key, training_files
+
+    if training_files(settings.train_dir):  # the neighbour votes' cached vectors, same key
+        key = _key(settings.train_dir, settings.corpus_dir / "aliases.toml", model_id)
+        if not (settings.model_cache_dir / f"neighbours-{key}.npy").exists():
+            return False
     if settings.chroma_url:
         return True
     try:

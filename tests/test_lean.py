@@ -164,6 +164,32 @@ def test_answering_never_imports_torch(service, tmp_path):
     assert out["loaded"] == []
 
 
+def test_serve_builds_a_missing_or_stale_index_first(tmp_path):
+    """`policyqa serve` decides from files alone whether `policyqa index` must run first."""
+    import shutil
+
+    from assistant.settings import get_settings
+    from assistant.startup import index_is_current
+
+    built = get_settings()
+    if not index_is_current(built):
+        pytest.skip("the default index is not built here")
+    s = Settings(index_dir=tmp_path / "index")
+    assert not index_is_current(s)  # nothing built there
+    s.index_dir.mkdir()
+    shutil.copy(built.index_dir / "manifest.json", s.index_dir / "manifest.json")
+    assert index_is_current(s)
+    stale = json.loads((s.index_dir / "manifest.json").read_text())
+    stale["corpus_hash"] = "0" * 16
+    (s.index_dir / "manifest.json").write_text(json.dumps(stale))
+    assert not index_is_current(s)
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "one.jsonl").write_text('{"id": "x", "question": "新问题", "answerable": true}\n')
+    shutil.copy(built.index_dir / "manifest.json", s.index_dir / "manifest.json")
+    assert not index_is_current(s.model_copy(update={"train_dir": train}))  # votes not built
+
+
 # ---------------------------------------------------------------- workers (BM25-only: fast)
 
 
