@@ -253,8 +253,9 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         health = service.health()
         if key and not _bearer_ok(request.headers.get("authorization", ""), key):
             # a public probe learns whether the service works, not what it is built from
-            return {k: health[k] for k in PUBLIC_HEALTH if k in health}
-        return health
+            health = {k: health[k] for k in PUBLIC_HEALTH if k in health}
+        # a load balancer's readiness check sends no one to a server whose workers are not up
+        return JSONResponse(health, 503 if health.get("status") == "starting" else 200)
 
     @app.get("/v1/models")
     def models():

@@ -411,3 +411,20 @@ def test_an_e_mail_address_is_redacted_and_the_words_before_it_kept():
 
     out = redact("请发到zhangsan.li@example.com，谢谢")
     assert out.startswith("请发到") and "zhangsan" not in out and out.endswith("，谢谢")
+
+
+def test_healthz_is_not_ready_while_workers_start(bm25_service):
+    from fastapi.testclient import TestClient
+
+    from assistant.server import create_app
+
+    class Starting:
+        settings = bm25_service.settings
+
+        def health(self):
+            return {"status": "starting", "index_loaded": False}
+
+    c = TestClient(create_app(Starting(), bm25_service.settings, with_page=False))
+    r = c.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "starting"
+    assert _client(bm25_service).get("/healthz").status_code == 200
