@@ -124,13 +124,14 @@ def _rows(train_dir: Path) -> list[dict]:
     return rows
 
 
-def _key(train_dir: Path, aliases: Path, model_id: str) -> str:
+def cache_path(train_dir: Path, aliases: Path, cache_dir: Path, model_id: str) -> Path:
+    """Where the vectors for these training files, aliases and model are cached."""
     h = hashlib.sha256(model_id.encode())
     for path in [*training_files(train_dir), aliases]:
         if path.exists():
             h.update(path.name.encode())
             h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    return Path(cache_dir) / f"neighbours-{h.hexdigest()[:16]}.npy"
 
 
 def load_or_build(
@@ -148,7 +149,7 @@ def load_or_build(
     if not rows:
         logger.info("no training questions in %s: neighbour votes off", train_dir)
         return None
-    path = Path(cache_dir) / f"neighbours-{_key(train_dir, aliases, model_id)}.npy"
+    path = cache_path(train_dir, aliases, cache_dir, model_id)
     labels = [r["citations"] for r in rows]
     answerable = [r["answerable"] for r in rows]
     files = [r["file"] for r in rows]

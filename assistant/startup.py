@@ -32,11 +32,11 @@ def index_is_current(settings: Settings) -> bool:
     spec = read_spec(bundle_dir(settings.model_cache_dir, model_id))
     if not spec or spec.get("source") != model_fingerprint(name):
         return False
-    from .neighbours import _key, training_files
+    from .neighbours import cache_path, training_files
 
-    if training_files(settings.train_dir):  # the neighbour votes' cached vectors, same key
-        key = _key(settings.train_dir, settings.corpus_dir / "aliases.toml", model_id)
-        if not (settings.model_cache_dir / f"neighbours-{key}.npy").exists():
+    if training_files(settings.train_dir):  # the neighbour votes' cached vectors
+        aliases = settings.corpus_dir / "aliases.toml"
+        if not cache_path(settings.train_dir, aliases, settings.model_cache_dir, model_id).exists():
             return False
     if settings.chroma_url:
         return True
