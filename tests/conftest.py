@@ -143,3 +143,23 @@ def live(service, tmp_path_factory):
     app = create_app(service, service.settings)
     with LiveServer(app, free_port()) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    """A scripted OpenAI-compatible endpoint on localhost (one per test module)."""
+    from .fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def llm_service(fake_llm, tmp_path_factory):
+    """BM25-only service whose answers go through the LLM path to `fake_llm`."""
+    from assistant.service import Service
+
+    s = Settings(
+        llm_base_url=fake_llm.url, llm_timeout=3.0, index_dir=tmp_path_factory.mktemp("llm")
+    )
+    return Service(s, with_vectors=False)

@@ -10,10 +10,6 @@ from langchain_core.messages import AIMessage
 
 from assistant.answering import Source
 from assistant.llm import build_chain, check_answer, generate, readable_citations
-from assistant.service import Service
-from assistant.settings import Settings
-
-from .fake_openai import FakeOpenAI
 
 ORPHAN_Q = "散居孤儿每个月生活费多少钱？"
 GOOD = "散居孤儿生活费每人每月1120元[清单-56]。"
@@ -67,18 +63,6 @@ def test_readable_citations():
 def test_chain_with_generic_fake_chat_model():
     chain = build_chain(GenericFakeChatModel(messages=iter([AIMessage(content=GOOD)])))
     assert generate(chain, ORPHAN_Q, [], _sources()) == GOOD
-
-
-@pytest.fixture(scope="module")
-def fake_llm():
-    with FakeOpenAI() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def llm_service(fake_llm, tmp_path_factory):
-    s = Settings(llm_base_url=fake_llm.url, llm_timeout=2.0, index_dir=tmp_path_factory.mktemp("i"))
-    return Service(s, with_vectors=False)
 
 
 def test_llm_answer_over_http(llm_service, fake_llm):

@@ -18,10 +18,6 @@ from fastapi.testclient import TestClient
 
 from assistant import prompts
 from assistant.server import create_app
-from assistant.service import Service
-from assistant.settings import Settings
-
-from .fake_openai import FakeOpenAI
 
 ORPHAN = "散居孤儿每个月生活费多少钱？"  # 清单-56: 1120元 / 1410元, 未满18周岁, 市民政局、市财政局
 LOW = "低保由哪个部门负责？"  # 清单-48: 市民政局、市财政局
@@ -61,21 +57,9 @@ class Case:
 
 
 @pytest.fixture(scope="module")
-def fake():
-    with FakeOpenAI() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def svc(fake, tmp_path_factory):
-    s = Settings(llm_base_url=fake.url, llm_timeout=3.0, index_dir=tmp_path_factory.mktemp("rt"))
-    return Service(s, with_vectors=False)
-
-
-@pytest.fixture(scope="module")
-def api(svc):
-    s = svc.settings.model_copy(update={"rate_limit_rps": 1e6, "rate_limit_burst": 10**6})
-    return TestClient(create_app(svc, s, with_page=False), raise_server_exceptions=False)
+def api(llm_service):
+    s = llm_service.settings.model_copy(update={"rate_limit_rps": 1e6, "rate_limit_burst": 10**6})
+    return TestClient(create_app(llm_service, s, with_page=False), raise_server_exceptions=False)
 
 
 def _visible(a) -> str:
@@ -85,37 +69,39 @@ def _visible(a) -> str:
     return re.sub(r"〔[^〕]{0,80}〕", " ", body)
 
 
-def _digits_backed(a, svc) -> list[str]:
+def _digits_backed(a, llm_service) -> list[str]:
     """Arabic numbers (full-width and other scripts folded) of the answer that occur in no cited
     record: an oracle that does not use the code under test."""
     body = unicodedata.normalize("NFKC", _visible(a))
     body = re.sub(r"2016\s*[–—-]\s*2020|2018年3月|12345", " ", body)
-    evidence = unicodedata.normalize("NFKC", " ".join(svc.by_id[c].text for c in a.citations))
+    evidence = unicodedata.normalize(
+        "NFKC", " ".join(llm_service.by_id[c].text for c in a.citations)
+    )
     return [n for n in re.findall(r"\d+(?:\.\d+)?", body) if n not in evidence]
 
 
-def _assert_safe(a, svc, fake_url: str) -> None:
+def _assert_safe(a, llm_service, fake_url: str) -> None:
     shown = a.text
     for marker in [*INTERNAL, fake_url.split("//")[1]]:
         assert marker.lower() not in shown.lower(), f"internal {marker!r} shown: {shown[:300]}"
     assert not re.search(r"[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064]", shown)
     if a.answered:
         assert a.citations and set(a.citations) <= {s.id for s in a.sources}
-        assert not _digits_backed(a, svc), (_digits_backed(a, svc), shown[:300])
+        assert not _digits_backed(a, llm_service), (_digits_backed(a, llm_service), shown[:300])
 
 
-def _run(svc, fake, case: Case):
-    fake.script = [{"content": case.reply}]
-    before = len(fake.requests)
-    a = svc.answer(case.question, case.history)
-    sent = fake.requests[before:]
-    fake.script = []
+def _run(llm_service, fake_llm, case: Case):
+    fake_llm.script = [{"content": case.reply}]
+    before = len(fake_llm.requests)
+    a = llm_service.answer(case.question, case.history)
+    sent = fake_llm.requests[before:]
+    fake_llm.script = []
     return a, sent
 
 
-def _check(svc, fake, case: Case):
-    a, sent = _run(svc, fake, case)
-    _assert_safe(a, svc, fake.url)
+def _check(llm_service, fake_llm, case: Case):
+    a, sent = _run(llm_service, fake_llm, case)
+    _assert_safe(a, llm_service, fake_llm.url)
     for bad in case.bad:
         assert bad not in a.text, f"{bad!r} reached the user: {a.text[:300]}"
     if case.expect == "fallback":
@@ -376,23 +362,25 @@ REPLIES = NUMBERS + FAITHFUL + UNITS + CITATIONS + MARKUP + LONG + LEAKS + DECIS
 
 
 @pytest.mark.parametrize("case", REPLIES, ids=[c.id for c in REPLIES])
-def test_hostile_reply(svc, fake, case):
-    _check(svc, fake, case)
+def test_hostile_reply(llm_service, fake_llm, case):
+    _check(llm_service, fake_llm, case)
 
 
-def test_a_cut_never_splits_a_number(svc, fake):
+def test_a_cut_never_splits_a_number(llm_service, fake_llm):
     tail = "机构集中养育的每人每月1410元[清单-56]。"
     pad = 2000 - len(GOOD) - tail.index("10元")  # the length limit falls between 14 and 10
     a, _ = _check(
-        svc, fake, Case("cut-mid-number", GOOD + "，" + "另" * (pad - 1) + tail, expect="either")
+        llm_service,
+        fake_llm,
+        Case("cut-mid-number", GOOD + "，" + "另" * (pad - 1) + tail, expect="either"),
     )
     assert not re.search(r"每月14(?!10)", a.text), a.text[-80:]
 
 
-def test_a_repeated_reply_is_said_once(svc, fake):
-    a, _ = _check(svc, fake, Case("repeated-once", GOOD * 5000, expect="either"))
+def test_a_repeated_reply_is_said_once(llm_service, fake_llm):
+    a, _ = _check(llm_service, fake_llm, Case("repeated-once", GOOD * 5000, expect="either"))
     assert a.text.count("1120元") <= 2 and len(a.text) < 2500
-    sent = fake.requests[-1]  # and the endpoint was asked for no more than that
+    sent = fake_llm.requests[-1]  # and the endpoint was asked for no more than that
     assert 0 < (sent.get("max_tokens") or sent.get("max_completion_tokens") or 0) <= 2000
 
 
@@ -508,9 +496,9 @@ GUARDED = {"injection", "roleplay", "invent", "personal_decision"}
 
 
 @pytest.mark.parametrize("case", INJECTIONS, ids=[c.id for c in INJECTIONS])
-def test_injection_reaching_the_model(svc, fake, case):
-    a, sent = _run(svc, fake, Case(case.id, case.reply, case.question, case.history))
-    _assert_safe(a, svc, fake.url)
+def test_injection_reaching_the_model(llm_service, fake_llm, case):
+    a, sent = _run(llm_service, fake_llm, Case(case.id, case.reply, case.question, case.history))
+    _assert_safe(a, llm_service, fake_llm.url)
     assert "9999" not in a.text and "已批准" not in a.text and "乘以十" not in a.text
     if case.expect == "guard":
         assert not sent and not a.answered and a.reason in GUARDED, (a.reason, a.text[:100])
@@ -546,19 +534,19 @@ PII = [
 
 
 @pytest.mark.parametrize(("pid", "question", "personal"), PII, ids=[p[0] for p in PII])
-def test_personal_data_is_neither_sent_nor_echoed(svc, fake, pid, question, personal):
+def test_personal_data_is_neither_sent_nor_echoed(llm_service, fake_llm, pid, question, personal):
     echo = f"您好，已记录您的信息{personal[0]}。" + GOOD
-    a, sent = _run(svc, fake, Case(pid, echo, question))
-    _assert_safe(a, svc, fake.url)
+    a, sent = _run(llm_service, fake_llm, Case(pid, echo, question))
+    _assert_safe(a, llm_service, fake_llm.url)
     assert sent and a.mode == "extractive" and "1120元" in a.text
     prompt = json.dumps(sent[-1], ensure_ascii=False)
     for p in personal:
         assert p not in a.text and p not in prompt
 
 
-def test_personal_data_in_history_is_not_sent(svc, fake):
+def test_personal_data_in_history_is_not_sent(llm_service, fake_llm):
     history = _turns(("user", "我叫王丽，身份证37010219900101123X"), ("assistant", "好的"))
-    a, sent = _run(svc, fake, Case("pii-history", GOOD, ORPHAN, history))
+    a, sent = _run(llm_service, fake_llm, Case("pii-history", GOOD, ORPHAN, history))
     assert sent and "37010219900101123X" not in json.dumps(sent[-1], ensure_ascii=False)
     assert a.mode == "llm" and "1120元" in a.text
 
@@ -572,8 +560,8 @@ API_CASES = [
 
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("case", API_CASES, ids=[c.id for c in API_CASES])
-def test_the_api_shows_no_unsupported_text(api, fake, case, stream):
-    fake.script = [{"content": case.reply}]
+def test_the_api_shows_no_unsupported_text(api, fake_llm, case, stream):
+    fake_llm.script = [{"content": case.reply}]
     r = api.post(
         "/v1/chat/completions",
         json={
@@ -582,7 +570,7 @@ def test_the_api_shows_no_unsupported_text(api, fake, case, stream):
             "stream": stream,
         },
     )
-    fake.script = []
+    fake_llm.script = []
     assert r.status_code == 200
     body = r.text
     if stream:
