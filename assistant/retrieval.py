@@ -61,6 +61,7 @@ class SearchResult:
 
 # ---------------------------------------------------------------- follow-ups
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FOLLOWUP = re.compile(
     r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
     r"|呢[？?。！!]*$"
@@ -408,7 +409,10 @@ class PlanRetriever(BaseRetriever):
             return question, False, []
         own_topic = bool(self._lookup(question))
         short = len(re.sub(r"[^\w]", "", question)) <= 8
-        if own_topic or not (_FOLLOWUP.search(question) or short):
+        marked = bool(_FOLLOWUP.search(question))
+        if own_topic or not (marked or short):
+            return question, False, []
+        if not marked and self._stands_alone(question):
             return question, False, []
         context = " ".join(users[-2:])
         return f"{question} {context}", True, prior[:3]
@@ -505,6 +509,21 @@ class PlanRetriever(BaseRetriever):
         )
 
     # -- internals
+
+    def _stands_alone(self, question: str) -> bool:
+        """A short turn without a word pointing back that is a question of its own: no Chinese
+        at all ("asdfgh"), or one whose nearest training questions are mostly about nothing in
+        the plan ("明天下雨不", "股票咋样") — not "谁出钱？" or "多少钱", which ask about what was
+        just said."""
+        if not _CJK.search(question):
+            return True
+        if self.neighbours is None or self.vectorstore is None:
+            return False
+        try:
+            vector = self.vectorstore.embeddings.embed_query(question)
+        except Exception:
+            return False
+        return self.neighbours.votes(vector, self.exclude_file).unrelated >= 0.5
 
     def _names_something(self, clause: str) -> bool:
         """Whether a clause holds a word of the plan that names a subject."""

@@ -32,3 +32,22 @@ def test_a_new_subject_after_a_plain_text_answer_is_its_own_question(bm25_servic
     ]
     hits = bm25_service.search("高龄津贴由哪个部门牵头负责？", k=3, history=history)
     assert hits[0].id == "清单-53"
+
+
+def test_a_short_unrelated_turn_after_a_conversation_is_not_a_follow_up(service):
+    history = [
+        {"role": "user", "content": "家里老人八十多了，政府有没有啥补贴"},
+        {"role": "assistant", "content": "80周岁以上老年人可以领取高龄津贴。"},
+    ]
+    # a short turn used to be taken as a follow-up whatever it said, and was answered with the
+    # previous subject; its own nearest training questions say it is about nothing in the plan
+    for turn in ("后天会刮大风吗", "zxcvbn"):
+        _, followup, _ = service.retriever.rewrite(turn, history)
+        assert not followup, turn
+        ans = service.answer(turn, history)
+        assert not ans.answered, turn
+    # a short turn that asks about what was just said still is one
+    _, followup, prior = service.retriever.rewrite("归哪个单位管？", history)
+    assert followup and prior[:1] == ["清单-53"]
+    ans = service.answer("归哪个单位管？", history)
+    assert ans.answered and "民政" in ans.text
