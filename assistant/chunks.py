@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from langchain_core.documents import Document
 
-from .documents import AnyRecord, Box, Section, ServiceItem, Task, indicator_line
+from .documents import AnyRecord, Article, Box, Section, ServiceItem, TableRow, Task, indicator_line
 
 MAX_CHARS = 320  # ~140 tokens of Chinese for e5's tokenizer, far under its 512 window
 SCHEMA_VERSION = 3  # 3: exact-width HNSW search (store.py)
@@ -57,7 +57,21 @@ def record_chunks(rec: AnyRecord) -> list[Document]:
         return [_doc(rec, 0, _path(rec.path[1:]), f"重点任务：{rec.task}\n责任单位：{rec.units}")]
     if isinstance(rec, Box):
         return _box_chunks(rec)
+    if isinstance(rec, Article):
+        return _article_chunks(rec)
+    if isinstance(rec, TableRow):
+        head = _path([*rec.path[1:], rec.title])
+        return [_doc(rec, 0, head, "\n".join(f"{k}：{v}" for k, v in rec.fields()))]
     return _section_chunks(rec)
+
+
+def _article_chunks(art: Article) -> list[Document]:
+    """第N条 with its heading path; a long article in sentence-bounded pieces, each labelled."""
+    head = _path([*art.path[1:], art.label])
+    docs: list[Document] = []
+    for piece in split_sentences("\n".join(art.paragraphs) or art.title):
+        docs.append(_doc(art, len(docs), head, piece))
+    return docs
 
 
 def _box_chunks(box: Box) -> list[Document]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import tomllib
@@ -18,6 +19,7 @@ from .ingest import formats as _formats
 from .ingest import parse as _parse
 from .ingest.cleaning import cjk_only, clean_text
 from .ingest.records import (
+    LOCAL_ID_PATTERN,
     AnyRecord,
     Article,
     Box,
@@ -72,15 +74,19 @@ __all__ = [
     "ServiceItem",
     "TableRow",
     "Task",
+    "all_plans",
     "all_records",
     "cjk_only",
     "clean_text",
     "corpus_hash",
     "indicator_line",
+    "library_plans",
+    "load_document",
     "load_plans",
     "parse_plan",
     "readable_citation",
     "section_id",
+    "valid_citation_id",
 ]
 
 
@@ -93,6 +99,9 @@ class PlanMeta(BaseModel):
     period: str
     issuer: str
     source: str = ""
+    format: str = "txt"
+    added: str = Field("", description="ISO time it was added to the library; '' for the seed")
+    original_name: str = ""
 
 
 class Plan(BaseModel):
@@ -112,6 +121,23 @@ class Plan(BaseModel):
 ID_PATTERN = re.compile(
     rf"^(清单-(100|[1-9]\d?)|分工-(2[0-8]|1\d|[1-9])|专栏-(1[0-2]|[1-9])|章节-序言|章节-[{CN_NUM}]+(（[{CN_NUM}]+）)?)$"
 )
+# a document id: what `policyqa add --id` accepts and what stands before the colon of DOC:LOCAL
+DOC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}[a-z0-9]$")
+DEFAULT_DOCUMENT = "jinan-2018-5"
+
+
+def valid_citation_id(cid: str) -> bool:
+    """A bare local ID of the default plan, or ``DOC:LOCAL`` of any document (EVAL_FORMAT.md)."""
+    doc, sep, local = cid.partition(":")
+    if not sep:
+        return bool(ID_PATTERN.match(cid))
+    return bool(DOC_ID_PATTERN.match(doc) and LOCAL_ID_PATTERN.match(local))
+
+
+def bare_id(cid: str, default: str = DEFAULT_DOCUMENT) -> str:
+    """``jinan-2018-5:清单-56`` → ``清单-56`` (the default document's IDs are kept bare)."""
+    doc, sep, local = cid.partition(":")
+    return local if sep and doc == default else cid
 
 
 def parse_plan(raw: str, meta: PlanMeta) -> Plan:
@@ -156,8 +182,75 @@ def load_plans(corpus_dir: Path) -> tuple[Plan, ...]:
     return tuple(plans)
 
 
-def all_records(corpus_dir: Path) -> list[AnyRecord]:
-    return [r for p in load_plans(corpus_dir) for r in p.records]
+# ---------------------------------------------------------------- the library (added documents)
+
+LIBRARY_MANIFEST = "library.json"
+
+
+def read_library_manifest(library_dir: Path | None) -> list[dict]:
+    """The added documents in the order they were added: [{"id", "file", "sha256"}]; [] if none."""
+    if library_dir is None:
+        return []
+    path = Path(library_dir) / LIBRARY_MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["documents"]
+    except FileNotFoundError:
+        return []
+
+
+def load_document(path: Path, *, limits=None, overrides: dict | None = None) -> Plan:
+    """A policy file (.txt/.md/.docx/.pdf, with an optional .toml beside it) as a Plan whose
+    record IDs carry the document: ``DOC:LOCAL``. Raises ``IngestError`` with a Chinese message."""
+    from .ingest import read_document
+
+    parsed = read_document(Path(path), limits=limits, overrides=overrides)
+    facts = parsed.meta.model_dump() | {"format": parsed.format, "text": Path(path).name}
+    extra = read_overrides_extra(Path(path))
+    meta = PlanMeta(**{k: v for k, v in (extra | facts).items() if k in PlanMeta.model_fields})
+    records = [
+        r.model_copy(update={"id": f"{meta.id}:{r.id}", "plan": meta.id}) for r in parsed.records
+    ]
+    return Plan(
+        meta=meta, records=records, removed_noise=parsed.removed_noise, sha256=parsed.sha256
+    )
+
+
+def read_overrides_extra(path: Path) -> dict:
+    """What the library's .toml keeps besides cover facts: added, original_name."""
+    from .ingest import read_overrides
+
+    data = read_overrides(path)
+    return {k: str(data[k]) for k in ("added", "original_name") if k in data}
+
+
+@cache
+def _library_plan(path: str, stamp: tuple) -> Plan:
+    return load_document(Path(path))
+
+
+def _stamp(path: Path) -> tuple:
+    toml = path.with_suffix(".toml")
+    st = path.stat()
+    ts = toml.stat() if toml.exists() else None
+    return (st.st_mtime_ns, st.st_size, ts and ts.st_mtime_ns, ts and ts.st_size)
+
+
+def library_plans(library_dir: Path | None) -> tuple[Plan, ...]:
+    """The added documents, parsed (once per file version in a process)."""
+    out = []
+    for entry in read_library_manifest(library_dir):
+        path = Path(library_dir) / entry["file"]
+        out.append(_library_plan(str(path), _stamp(path)))
+    return tuple(out)
+
+
+def all_plans(corpus_dir: Path, library_dir: Path | None = None) -> tuple[Plan, ...]:
+    """The seed plan(s) of the corpus first, then the library's documents in the order added."""
+    return load_plans(corpus_dir) + library_plans(library_dir)
+
+
+def all_records(corpus_dir: Path, library_dir: Path | None = None) -> list[AnyRecord]:
+    return [r for p in all_plans(corpus_dir, library_dir) for r in p.records]
 
 
 def corpus_hash(corpus_dir: Path) -> str:

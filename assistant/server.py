@@ -7,10 +7,13 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -157,6 +160,35 @@ PUBLIC_HEALTH = ("status", "index_loaded", "vector_search", "llm")
 _RID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+DOCUMENTS_PATH = "/v1/documents"
+MULTIPART_OVERHEAD = 64 * 1024  # the form's boundaries and small fields around the file
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1048576:.0f} MB" if n >= 1048576 else f"{n // 1024} KB"
+
+
+def _admin_key(settings: Settings) -> str | None:
+    """The administrator's key (POLICYQA_ADMIN_KEY); None: documents are read-only."""
+    secret = getattr(settings, "admin_key", None)
+    value = secret.get_secret_value() if secret is not None else ""
+    return value or None
+
+
+def _file_limit(settings: Settings) -> int:
+    """The largest document accepted (the ingestion limits: refused before anything is parsed)."""
+    limits = getattr(settings, "ingest_limits", None)
+    if limits is None:
+        from .ingest import IngestLimits
+
+        limits = IngestLimits()
+    return int(limits.max_bytes)
+
+
+def _upload_limit(settings: Settings) -> int:
+    return _file_limit(settings) + MULTIPART_OVERHEAD
+
+
 def _request_id(given: str | None) -> str:
     """The client's request id when it is a short token; ours otherwise (never echo 60 KB)."""
     return given if given and _RID.fullmatch(given) else uuid.uuid4().hex[:16]
@@ -183,6 +215,8 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         title="泉城政策通 API", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json"
     )
     key = settings.api_key.get_secret_value() if settings.api_key else None
+    admin = _admin_key(settings)
+    upload_limit = _upload_limit(settings)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -214,7 +248,12 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
                     "rate_limit_error",
                     headers={"Retry-After": str(max(1, round(wait)))},
                 )
-            if key and not _bearer_ok(request.headers.get("authorization", ""), key):
+            documents = path.startswith(DOCUMENTS_PATH)
+            auth = request.headers.get("authorization", "")
+            # the administrator's key also opens the API: one bearer header cannot carry two keys
+            if key and not (
+                _bearer_ok(auth, key) or (documents and admin and _bearer_ok(auth, admin))
+            ):
                 return _error(
                     401,
                     "缺少或错误的 API 密钥（Authorization: Bearer …）。",
@@ -223,9 +262,13 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
             if request.method == "POST" and "content-length" not in request.headers:
                 # a chunked body has no size to check before it is read: ask for one instead
                 return _error(411, "请求需要 Content-Length。")
-            size = int(request.headers.get("content-length") or 0)
-            if size > MAX_BODY_BYTES:
-                return _error(413, f"请求过大（上限 {MAX_BODY_BYTES // 1024} KB）。")
+            try:
+                size = int(request.headers.get("content-length") or 0)
+            except ValueError:
+                return _error(400, "Content-Length 无效。")
+            limit = upload_limit if documents and request.method == "POST" else MAX_BODY_BYTES
+            if size > limit:
+                return _error(413, f"请求过大（上限 {_size_text(limit)}）。")
         try:
             response = await call_next(request)
         except ClientDisconnect:  # the client left mid-request: nothing to answer, nothing broke
@@ -339,6 +382,8 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
             **extra,
         }
 
+    add_document_routes(app, service, settings)
+
     if with_page:
         import gradio as gr
 
@@ -348,6 +393,179 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
         app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False, **ui.launch_kwargs())
     return app
+
+
+# ---------------------------------------------------------------- documents
+
+
+class _TooLarge(Exception):
+    """The body grew past its limit while it was read."""
+
+
+def _bounded(receive, limit: int):
+    """An ASGI receive that stops a body at `limit` bytes however it arrives (a client may send
+    more than its Content-Length says, or a server may pass it on in pieces)."""
+    seen = 0
+
+    async def bounded():
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+        return message
+
+    return bounded
+
+
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_FIELD_CHARS = 200
+
+
+def _field(form, name: str) -> str | None:
+    """An optional text field of the upload form: stripped, None when empty, bounded."""
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} 应是文字。")
+    value = _CONTROL.sub("", value).strip()
+    if len(value) > MAX_FIELD_CHARS:
+        raise ValueError(f"{name} 过长（最多 {MAX_FIELD_CHARS} 字）。")
+    return value or None
+
+
+def add_document_routes(app: FastAPI, service, settings: Settings) -> None:
+    """GET /v1/documents lists the library (public, like the answers drawn from it); POST adds a
+    file and DELETE removes one, both with the administrator's key (POLICYQA_ADMIN_KEY; without
+    one the library is read-only). The middleware has already applied the rate limit, the API key
+    and the Content-Length bound; here the body is bounded again while it is read."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException
+
+    admin = _admin_key(settings)
+    file_limit = _file_limit(settings)
+    body_limit = _upload_limit(settings)
+
+    def denied(request: Request) -> JSONResponse | None:
+        if admin is None:
+            return _error(
+                403,
+                "文件库为只读：服务器没有设置管理员密钥（POLICYQA_ADMIN_KEY），不能添加或删除文件。",
+                "permission_error",
+            )
+        header = request.headers.get("authorization", "")
+        if not header.strip():
+            return _error(
+                401,
+                "添加或删除文件需要管理员密钥（Authorization: Bearer …）。",
+                "authentication_error",
+            )
+        if not _bearer_ok(header, admin):
+            return _error(403, "管理员密钥不正确。", "permission_error")
+        return None
+
+    def info(doc) -> dict:
+        return {"object": "document", **doc.model_dump(mode="json")}
+
+    def find(doc_id: str):
+        return next((d for d in service.library.list() if d.id == doc_id), None)
+
+    @app.get(DOCUMENTS_PATH)
+    async def list_documents():
+        docs = await run_in_threadpool(service.library.list)
+        return {
+            "object": "list",
+            "data": [info(d) for d in docs],
+            "read_only": admin is None,
+            "version": service.library.version,
+        }
+
+    @app.get(DOCUMENTS_PATH + "/{doc_id}")
+    async def get_document(doc_id: str):
+        doc = await run_in_threadpool(find, doc_id)
+        if doc is None:
+            return _error(404, f"没有编号为“{doc_id[:64]}”的文件。", "not_found")
+        return info(doc)
+
+    @app.post(DOCUMENTS_PATH)
+    async def add_document(request: Request):
+        from .ingest import IngestError
+        from .library import LibraryError
+
+        refused = denied(request)
+        if refused is not None:
+            return refused
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return _error(400, "请用 multipart/form-data 上传文件（文件字段名为 file）。")
+        bounded = Request(request.scope, _bounded(request.receive, body_limit))
+        try:
+            form = await bounded.form(max_files=1, max_fields=8, max_part_size=4096)
+        except _TooLarge:
+            return _error(413, f"文件过大（上限 {_size_text(file_limit)}）。")
+        except ClientDisconnect:
+            return _error(400, "请求未完整发送。")
+        except (HTTPException, MultiPartException):
+            return _error(400, "上传的表单无效，请重新选择文件上传。")
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                return _error(400, "请选择要上传的文件（文件字段名为 file）。")
+            try:
+                doc_id, title, issued = (_field(form, k) for k in ("id", "title", "issued"))
+            except ValueError as e:
+                return _error(400, str(e))
+            name = _CONTROL.sub("", Path(upload.filename or "").name)[:MAX_FIELD_CHARS]
+            suffix = Path(name).suffix
+            # our own file name: what the client calls its file never becomes a path here
+            suffix = suffix.lower() if _SUFFIX.fullmatch(suffix) else ""
+            with tempfile.TemporaryDirectory(prefix="policyqa-upload-") as tmp:
+                dest = Path(tmp) / f"upload{suffix}"
+                with dest.open("wb") as out:
+                    shutil.copyfileobj(upload.file, out)
+                try:
+                    doc = await run_in_threadpool(
+                        service.add_document,
+                        dest,
+                        doc_id=doc_id,
+                        title=title,
+                        issued=issued,
+                        original_name=name or None,
+                    )
+                except IngestError as e:  # the file cannot become records: nothing changed
+                    return _error(422, e.message, "invalid_document")
+                except LibraryError as e:  # the library refuses it (say, already there)
+                    return _error(409, e.message, "conflict")
+        finally:
+            await form.close()
+        logger.info(
+            "document added",
+            extra={"request_id": request.state.rid, "path": DOCUMENTS_PATH, "reason": doc.id},
+        )
+        return JSONResponse(info(doc), 201)
+
+    @app.delete(DOCUMENTS_PATH + "/{doc_id}")
+    async def remove_document(doc_id: str, request: Request):
+        from .library import LibraryError
+
+        refused = denied(request)
+        if refused is not None:
+            return refused
+        if await run_in_threadpool(find, doc_id) is None:
+            return _error(404, f"没有编号为“{doc_id[:64]}”的文件。", "not_found")
+        try:
+            doc = await run_in_threadpool(service.remove_document, doc_id)
+        except LibraryError as e:  # say, the default document
+            return _error(409, e.message, "conflict")
+        logger.info(
+            "document removed",
+            extra={"request_id": request.state.rid, "path": DOCUMENTS_PATH, "reason": doc.id},
+        )
+        return {**info(doc), "deleted": True}
 
 
 def _sse(cid: str, created: int, answer, extra: dict) -> Iterator[str]:

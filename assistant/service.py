@@ -9,7 +9,8 @@ import time
 from . import guard, prompts
 from .answer.features import names_id
 from .answering import Answer, Composer, Source
-from .documents import all_records, load_plans
+from .documents import load_plans
+from .library import DocumentInfo, Library
 from .retrieval import Hit, PlanIndex, PlanRetriever, SearchResult
 from .settings import Settings, get_settings
 from .text import InputError, has_content, load_aliases, pieces, sanitize
@@ -22,7 +23,10 @@ class Service:
         t0 = time.perf_counter()
         quiet_libraries()
         self.settings = settings
-        self.records = all_records(settings.corpus_dir)
+        self.library = Library(settings)
+        self._library_stamp = self.library.stamp()
+        self._library_version = self.library.version
+        self.records = self.library.records()
         self.by_id = {r.id: r for r in self.records}
         self.index = PlanIndex(self.records, load_aliases(settings.corpus_dir))
         self.embeddings = None
@@ -65,9 +69,60 @@ class Service:
         from .store import ensure_index, open_vectorstore
 
         self.embeddings = embeddings or make_embeddings(self.settings)
-        self.manifest = ensure_index(self.settings, self.embeddings, progress=False)
+        self.library = Library(self.settings, self.embeddings)
+        self.manifest = ensure_index(
+            self.settings, self.embeddings, progress=False, plans=self.library.plans()
+        )
         self.retriever.vectorstore = open_vectorstore(self.settings, self.embeddings)
         self.retriever.neighbours = self.load_neighbours()
+
+    # -- the library: documents added or removed at run time
+
+    def add_document(self, path, **kw) -> DocumentInfo:
+        """Add a document (Library.add) and answer from the new set at once."""
+        info = self.library.add(path, **kw)
+        self.refresh(force=True)
+        return info
+
+    def remove_document(self, doc_id: str) -> DocumentInfo:
+        info = self.library.remove(doc_id)
+        self.refresh(force=True)
+        return info
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload when the set of documents changed (here or in another process): a stat of
+        the library's list before each answer; the records, BM25 and the store re-open."""
+        stamp = self.library.stamp()
+        if not force and stamp == self._library_stamp:
+            return False
+        self._library_stamp = stamp
+        version = self.library.version
+        if not force and version == self._library_version:
+            return False
+        self._library_version = version
+        t0 = time.perf_counter()
+        self.records = self.library.records()
+        self.by_id = {r.id: r for r in self.records}
+        self.index = PlanIndex(self.records, load_aliases(self.settings.corpus_dir))
+        self.retriever.index = self.index
+        self.composer.index = self.index
+        if self.embeddings is not None:
+            # a Chroma client keeps its own view of a persistent store: another process's
+            # additions are seen only by a client opened after them
+            from .store import open_vectorstore
+
+            if not self.settings.chroma_url:
+                from chromadb.api.client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
+            self.retriever.vectorstore = open_vectorstore(self.settings, self.embeddings)
+        logger.info(
+            "library changed: %d documents, %d records, reloaded in %.2f s",
+            len(self.library.plans()),
+            len(self.records),
+            time.perf_counter() - t0,
+        )
+        return True
 
     def load_neighbours(self):
         """The training questions' vectors for neighbour votes (cached; built at index time)."""
@@ -85,20 +140,42 @@ class Service:
     # -- retrieval
 
     def search_full(
-        self, query: object, history: list[dict] | None = None, k: int | None = None
+        self,
+        query: object,
+        history: list[dict] | None = None,
+        k: int | None = None,
+        documents: list[str] | None = None,
     ) -> SearchResult:
+        self.refresh()
         clean = sanitize(query, self.settings.max_question_chars)
-        result = self.retriever.search(clean.text, history, k=k or self.settings.retrieval_k)
+        k = k or self.settings.retrieval_k
+        if not documents:
+            return self.retriever.search(clean.text, history, k=k)
+        wanted = set(documents)
+        result = self.retriever.search(clean.text, history, k=max(k * 4, 20))
+        result.hits = [h for h in result.hits if self._document_of(h.id) in wanted][:k]
         return result
 
-    def search(self, query: object, k: int = 5, history: list[dict] | None = None) -> list[Hit]:
-        return self.search_full(query, history, k).hits
+    def search(
+        self,
+        query: object,
+        k: int = 5,
+        history: list[dict] | None = None,
+        documents: list[str] | None = None,
+    ) -> list[Hit]:
+        """Ranked sources; ``documents``: only from these document ids (None: all)."""
+        return self.search_full(query, history, k, documents).hits
+
+    def _document_of(self, cid: str) -> str:
+        rec = self.by_id.get(cid)
+        return rec.plan if rec is not None else cid.partition(":")[0]
 
     # -- answers
 
     def answer(self, question: object, history: list[dict] | None = None) -> Answer:
         """The one answer function: the page, the CLI, the API and eval all call this."""
         t0 = time.perf_counter()
+        self.refresh()
         try:
             clean = sanitize(question, self.settings.max_question_chars)
         except InputError as e:

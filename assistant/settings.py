@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .ingest.formats import IngestLimits
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,6 +25,21 @@ class Settings(BaseSettings):
     train_dir: Path = Field(
         ROOT / "eval" / "train",
         description="training questions (*.jsonl): the learned parts and the neighbour votes",
+    )
+    library_dir: Path | None = Field(
+        None,
+        description="documents added at run time (original file + .toml each); unset = "
+        "library/ beside index_dir (git-ignored). The seed plan stays in corpus_dir",
+    )
+    ingest_limits: IngestLimits = Field(
+        default_factory=IngestLimits,
+        description="largest file and most PDF pages `policyqa add` and uploads accept "
+        '(env: POLICYQA_INGEST_LIMITS=\'{"max_bytes": 20971520, "max_pages": 500}\')',
+    )
+    admin_key: SecretStr | None = Field(
+        None,
+        description="key an administrator gives to add or remove documents in the page and "
+        "API; unset = the library is read-only there (the CLI always may)",
     )
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server; unset = persistent index_dir"
@@ -107,6 +124,10 @@ class Settings(BaseSettings):
     feedback_db: Path = Field(
         ROOT / "data" / "feedback.sqlite3", description="👍/👎 feedback store"
     )
+
+    @property
+    def library_path(self) -> Path:
+        return self.library_dir or self.index_dir.parent / "library"
 
     @property
     def llm_enabled(self) -> bool:

@@ -20,8 +20,6 @@ def index_is_current(settings: Settings) -> bool:
     Reads files only (the bundle's spec, the manifest beside the store): no model, no Chroma.
     A Chroma server cannot be checked from files; the workers check it when they open it.
     """
-    from .chunks import build_chunks
-    from .documents import all_records
     from .embeddings import model_fingerprint, resolve_model
     from .onnx_query import bundle_dir, read_spec
     from .store import expected_manifest, manifest_path
@@ -44,8 +42,7 @@ def index_is_current(settings: Settings) -> bool:
         found = json.loads(manifest_path(settings).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    chunks = build_chunks(all_records(settings.corpus_dir))
-    return found == expected_manifest(settings, model_id, spec["dimension"], len(chunks))
+    return found == expected_manifest(settings, model_id, spec["dimension"])
 
 
 def prepare_index(settings: Settings, unset: list[str] | tuple[str, ...] = ()) -> None:

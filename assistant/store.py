@@ -1,14 +1,21 @@
-"""The Chroma collection: build, open, and the manifest that keeps an index honest.
+"""The Chroma collection: build, open, keep in step with the documents, and the manifest.
 
 Persistent in ``index/`` by default, or a Chroma server when ``chroma_url`` is set. The
-manifest (corpus hash, model id, dimension, chunk count, schema version) is written beside
-the persistent store and into the collection's metadata, so a stale index is rebuilt and one
+manifest (model id, dimension, schema version, and per document a hash of its chunks and their
+count) is written beside the persistent store and into the collection's metadata, so an index
 built with another model is never mixed with this one.
+
+Incremental: chunk IDs are the records' citation IDs (``清单-56#0``, ``DOC:条款-3#0``), each
+chunk's metadata names its document (``plan``). Opening compares each document's hash with the
+manifest: an unchanged corpus embeds nothing; a changed document re-embeds only chunks whose
+text is new (vectors of texts it already had are reused); an added document embeds only its
+own chunks; a removed one has its chunks deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import shutil
@@ -19,12 +26,13 @@ from urllib.parse import urlparse
 from langchain_core.documents import Document
 
 from .chunks import SCHEMA_VERSION, build_chunks
-from .documents import all_records, corpus_hash
+from .documents import Plan, all_plans, corpus_hash
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_KEYS = ("corpus_hash", "model_id", "dimension", "chunks", "schema")
+MANIFEST_KEYS = ("corpus_hash", "model_id", "dimension", "chunks", "schema", "documents")
+BATCH = 1000  # rows per Chroma call (its own maximum is larger; this keeps memory flat)
 
 
 class IndexError_(RuntimeError):
@@ -63,13 +71,40 @@ def manifest_path(settings: Settings) -> Path:
     return settings.index_dir / "manifest.json"
 
 
-def expected_manifest(settings: Settings, model_id: str, dimension: int, n_chunks: int) -> dict:
+def chunks_hash(chunks: list[Document]) -> str:
+    """What a document's stored part is made of: chunk IDs, texts and metadata."""
+    h = hashlib.sha256()
+    for d in chunks:
+        h.update(json.dumps([d.id, d.page_content, d.metadata], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+def document_chunks(plans: tuple[Plan, ...] | list[Plan]) -> dict[str, list[Document]]:
+    out = {p.meta.id: build_chunks(p.records) for p in plans}
+    ids = [d.id for docs in out.values() for d in docs]
+    assert len(ids) == len(set(ids)), "chunk IDs must be unique"
+    return out
+
+
+def expected_manifest(
+    settings: Settings,
+    model_id: str,
+    dimension: int,
+    chunks: dict[str, list[Document]] | None = None,
+) -> dict:
+    """The manifest an index of these documents (all of the corpus and the library by default)
+    built with this model has."""
+    if chunks is None:
+        chunks = document_chunks(all_plans(settings.corpus_dir, settings.library_path))
+    documents = {d: {"hash": chunks_hash(c), "chunks": len(c)} for d, c in chunks.items()}
+    whole = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()[:16]
     return {
-        "corpus_hash": corpus_hash(settings.corpus_dir),
+        "corpus_hash": whole,
         "model_id": model_id,
         "dimension": dimension,
-        "chunks": n_chunks,
+        "chunks": sum(len(c) for c in chunks.values()),
         "schema": SCHEMA_VERSION,
+        "documents": documents,
     }
 
 
@@ -82,8 +117,15 @@ def read_manifest(client, settings: Settings) -> dict | None:
     found = {k: meta.get(f"policyqa_{k}") for k in MANIFEST_KEYS}
     if found["model_id"] is None:
         return {"foreign": True}
+    if found["documents"] is not None:
+        found["documents"] = json.loads(found["documents"])
     found["count"] = col.count()
     return found
+
+
+def _collection_metadata(manifest: dict) -> dict:
+    meta = {f"policyqa_{k}": v for k, v in manifest.items() if k != "documents"}
+    return meta | {"policyqa_documents": json.dumps(manifest["documents"], ensure_ascii=False)}
 
 
 def _problem(found: dict | None, want: dict) -> tuple[str, str] | None:
@@ -97,31 +139,52 @@ def _problem(found: dict | None, want: dict) -> tuple[str, str] | None:
             f"索引用的是另一个向量模型（{found['model_id']}，{found['dimension']} 维），"
             f"当前模型是 {want['model_id']}（{want['dimension']} 维）。"
         )
-    if (
-        found["corpus_hash"] != want["corpus_hash"]
-        or found["schema"] != want["schema"]
-        or found["chunks"] != want["chunks"]
-        or found.get("count") != want["chunks"]
-    ):
-        return "stale", "语料或切分方式已变化，索引需要重建。"
+    if found["schema"] != want["schema"] or found["documents"] is None:
+        return "stale", "切分方式已变化，索引需要重建。"
+    if found.get("count") != found["chunks"]:
+        return "stale", "索引中的片段数与清单不符，索引需要重建。"
     return None
 
 
+def _migrate(found: dict | None, want: dict, settings: Settings) -> dict | None:
+    """An index written before documents were tracked (one seed plan, the same model and schema):
+    its chunks are the seed's, so it is taken as it is instead of being built again."""
+    if not found or found.get("foreign") or found.get("documents") is not None:
+        return found
+    seed = {p.meta.id for p in all_plans(settings.corpus_dir)}
+    docs = {d: v for d, v in want["documents"].items() if d in seed}
+    if (
+        found["corpus_hash"] == corpus_hash(settings.corpus_dir)
+        and found["schema"] == want["schema"]
+        and found.get("count") == found["chunks"] == sum(v["chunks"] for v in docs.values())
+    ):
+        return found | {"documents": docs}
+    return found
+
+
 def ensure_index(
-    settings: Settings, embeddings=None, rebuild: bool = False, progress: bool = False
+    settings: Settings,
+    embeddings=None,
+    rebuild: bool = False,
+    progress: bool = False,
+    plans: tuple[Plan, ...] | None = None,
 ):
-    """Make sure the collection matches corpus and model; build it when needed. Returns the manifest."""
+    """Make sure the collection holds these documents (the corpus and the library by default)
+    embedded by this model: build it when missing or foreign, else bring each document up to
+    date (only what changed is embedded). Returns the manifest."""
     from .embeddings import make_embeddings
 
     embeddings = embeddings or make_embeddings(settings)
-    chunks = build_chunks(all_records(settings.corpus_dir))
-    want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, len(chunks))
-    with _index_lock(settings):  # one process checks or builds at a time; the others wait
+    if plans is None:
+        plans = all_plans(settings.corpus_dir, settings.library_path)
+    chunks = document_chunks(plans)
+    want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, chunks)
+    with index_lock(settings):  # one process checks or builds at a time; the others wait
         return _ensure(settings, embeddings, chunks, want, rebuild, progress)
 
 
 @contextlib.contextmanager
-def _index_lock(settings: Settings):
+def index_lock(settings: Settings):
     """An exclusive lock beside the persistent store (not in it: a damaged store is moved)."""
     if settings.chroma_url:
         yield
@@ -143,17 +206,98 @@ def _ensure(settings: Settings, embeddings, chunks, want, rebuild: bool, progres
     found = read_manifest(client, settings)
     if found and not settings.chroma_url and not manifest_path(settings).exists():
         found = None  # the manifest file went missing: trust nothing, rebuild
+    found = _migrate(found, want, settings)
     problem = None if rebuild else _problem(found, want)
-    if not rebuild and problem is None:
-        return want
     if problem and problem[0] in {"model", "foreign"} and settings.chroma_url:
         raise IndexError_(
             f"{problem[1]} 这是共享的 Chroma 服务器，不会自动覆盖：确认后运行 policyqa index --rebuild。"
         )
-    if problem:
-        logging.getLogger("policyqa.steps").warning("建立索引：%s", problem[1])
-    _build(client, settings, embeddings, chunks, want, progress)
+    if rebuild or problem:
+        if problem:
+            logging.getLogger("policyqa.steps").warning("建立索引：%s", problem[1])
+        _build(client, settings, embeddings, chunks, want, progress)
+        return want
+    col = client.get_collection(settings.chroma_collection)
+    have = found["documents"]
+    changed = False
+    for doc, docs in chunks.items():
+        if have.get(doc) != want["documents"][doc]:
+            logger.info("index: document %s changed, updating its chunks", doc)
+            sync_document(col, embeddings, doc, docs, progress=progress)
+            changed = True
+    for doc in set(have) - set(chunks):
+        logger.info("index: document %s removed, deleting its chunks", doc)
+        col.delete(where={"plan": doc})
+        changed = True
+    if changed or found.get("corpus_hash") != want["corpus_hash"]:
+        if col.count() != want["chunks"]:  # chunks nobody accounts for: start clean
+            logging.getLogger("policyqa.steps").warning("建立索引：片段数与清单不符，重建。")
+            _build(client, settings, embeddings, chunks, want, progress)
+            return want
+        write_manifest(col, settings, want)
+    elif not settings.chroma_url and _read_manifest_file(settings) != want:
+        write_manifest(col, settings, want)
     return want
+
+
+def _read_manifest_file(settings: Settings) -> dict | None:
+    try:
+        return json.loads(manifest_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_manifest(col, settings: Settings, manifest: dict) -> None:
+    """Into the collection's metadata and, for a persistent store, beside it (atomically)."""
+    col.modify(metadata=_collection_metadata(manifest))
+    if not settings.chroma_url:
+        path = manifest_path(settings)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(path)
+
+
+def sync_document(col, embeddings, doc: str, chunks: list[Document], progress: bool = False) -> int:
+    """Make the collection hold exactly ``chunks`` for document ``doc``; returns how many texts
+    were embedded (vectors of texts the document already had are reused)."""
+    from tqdm import tqdm
+
+    old = col.get(where={"plan": doc}, include=["embeddings", "documents"])
+    reuse = {}
+    for text, vec in zip(
+        old["documents"] or [], old["embeddings"] if old["ids"] else [], strict=False
+    ):
+        reuse[text] = vec
+    new_texts = list(dict.fromkeys(d.page_content for d in chunks if d.page_content not in reuse))
+    bar = tqdm(total=len(new_texts), desc=f"嵌入 {doc}", unit="段", disable=not progress)
+    step = max(1, min(BATCH, -(-len(new_texts) // 4)))
+    for i in range(0, len(new_texts), step):
+        part = new_texts[i : i + step]
+        for text, vec in zip(part, embeddings.embed_documents(part), strict=True):
+            reuse[text] = vec
+        bar.update(len(part))
+    bar.close()
+    keep = {d.id for d in chunks}
+    stale = [i for i in old["ids"] if i not in keep]
+    for i in range(0, len(stale), BATCH):
+        col.delete(ids=stale[i : i + BATCH])
+    for i in range(0, len(chunks), BATCH):
+        part = chunks[i : i + BATCH]
+        col.upsert(
+            ids=[d.id for d in part],
+            embeddings=[list(map(float, reuse[d.page_content])) for d in part],
+            documents=[d.page_content for d in part],
+            metadatas=[d.metadata for d in part],
+        )
+    return len(new_texts)
+
+
+def delete_document(col, doc: str) -> None:
+    col.delete(where={"plan": doc})
+
+
+def get_collection(settings: Settings):
+    return open_client(settings).get_collection(settings.chroma_collection)
 
 
 def _damaged(settings: Settings) -> bool:
@@ -200,11 +344,17 @@ def _open_or_reset(settings: Settings):
 
 
 def _build(
-    client, settings: Settings, embeddings, chunks: list[Document], want: dict, progress: bool
+    client,
+    settings: Settings,
+    embeddings,
+    by_doc: dict[str, list[Document]],
+    want: dict,
+    progress: bool,
 ):
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    chunks = [d for docs in by_doc.values() for d in docs]
     with contextlib.suppress(Exception):
         client.delete_collection(settings.chroma_collection)
     # a few hundred vectors: a search this wide is exact, so answers do not vary run to run
@@ -213,13 +363,13 @@ def _build(
         "hnsw:space": "cosine",
         "hnsw:search_ef": 400,
         "hnsw:construction_ef": 400,
-    } | {f"policyqa_{k}": v for k, v in want.items()}
+    } | _collection_metadata(want)
     col = client.create_collection(
         settings.chroma_collection, metadata=meta, embedding_function=None
     )
     # 4 slices: a progress bar that moves, while each slice is still sorted by length inside
     # sentence-transformers (less padding than small batches in document order)
-    step = max(1, -(-len(chunks) // 4))
+    step = max(1, min(BATCH, -(-len(chunks) // 4)))
     bar = tqdm(total=len(chunks), desc="建立索引", unit="段", disable=not progress)
     for i in range(0, len(chunks), step):
         part = chunks[i : i + step]

@@ -78,14 +78,20 @@ def parse(
 
 
 def read_document(
-    path: Path, *, limits: IngestLimits | None = None, domains: tuple[str, ...] = ()
+    path: Path,
+    *,
+    limits: IngestLimits | None = None,
+    domains: tuple[str, ...] = (),
+    overrides: dict | None = None,
 ) -> ParsedDocument:
+    """``overrides`` (e.g. from a command line) win over the .toml beside the file, which wins
+    over what the text says."""
     path = Path(path)
     extracted = formats.read_file(path, limits)
-    overrides = read_overrides(path)
+    facts = read_overrides(path) | {k: v for k, v in (overrides or {}).items() if v}
     return parse(
         extracted,
-        overrides=overrides,
+        overrides=facts,
         default_id=_slug(path.stem),
         domains=domains,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -272,6 +272,8 @@ def read_docx(data: bytes, *, name: str = "") -> Extracted:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
         raise DamagedFileError(f"无法作为 Word 文档打开（{type(e).__name__}）", file=name) from e
+    except Exception as e:  # a zip whose parts python-docx cannot read (AttributeError, lxml)
+        raise DamagedFileError("无法作为 Word 文档打开，文件可能已损坏", file=name) from e
     blocks: list[Block] = []
     for n, item in enumerate(document.iter_inner_content(), 1):
         if isinstance(item, DocxTable):
