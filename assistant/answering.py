@@ -36,6 +36,21 @@ _MONEY_QUESTION = re.compile(
     r"多少钱|多少元|几元|金额|具体.{0,4}多少|每[月年人].{0,6}多少|标准是多少|补贴多少|发多少"
 )
 _HAS_FIGURE = re.compile(r"\d")
+# a question asking for several items, a group of them, or the same of each of several
+_SEVERAL = re.compile(
+    r"哪些|哪几|有什么|有啥|什么(?:服务|帮助|补贴|政策|待遇|项目)|啥(?:服务|帮助|补贴|政策|待遇|项目)"
+    r"|能享受|都有"
+)
+_DISTRIBUTIVE = re.compile(
+    r"分别|各自|各(?:是|有|为|项|由|给|归|管|负责|多少|要|需|属|找|出|领|享受|什么|啥)"
+    r"|[两俩二三仨四五几]\s*[项个样种类块]|这[俩仨几]"
+)
+_NAMING_IDF = 4.0
+_QUOTED = re.compile(r"[“\"「『‘][^”\"」』’]*[”\"」』’]")
+_GENERIC_IDF = 2.5  # words in more than ~8 % of the chunks (服务, 政府, 免费, 提供) name nothing
+# how Chinese words for kinds of people end (老年人, 劳动者, 人员, 儿童, 学生, 孕产妇, 农户, 职工)
+_PERSON_ENDINGS = set("人者员童生妇户儿工民属")
+_ENUMERATION = re.compile(r"[、，,和与及跟]|以及|还有")
 _CLAUSE_SPLIT = re.compile(r"(?<=[。；！？\n])|(?<=，)(?=[^，。；]{6,})")
 
 
@@ -156,6 +171,10 @@ class Composer:
             return self._directory(rec, intent, top)
         if "document" in intent.kinds and top.id == "章节-序言":
             return self._document(rec, focus, top)
+        several = self._named_items(question, hits)
+        if len(several) > 1:
+            # "低保和特困供养分别由哪个单位牵头？": each named item with the asked part, a line each
+            return self._items(several, intent, focus, question)
         if "services" in intent.kinds and not isinstance(rec, ServiceItem):
             # "有哪些资助" answered by the items that provide them, not by a passage about them
             items = [h for h in hits[:5] if h.kind == "item"]
@@ -240,8 +259,10 @@ class Composer:
     def _several_items(
         self, intent: Intent, hits: list[Hit], question: str, top: Hit | None = None
     ) -> list[ServiceItem]:
-        """Items to list together when the question asks for several ("哪些", "有什么")."""
-        if not re.search(r"哪些|有什么|什么服务|什么帮助|什么补贴|能享受|都有", question):
+        """Items to list together when the question asks for several ("哪些", "有什么"): those
+        as close to the question as the best one, and every item whose 服务对象 names the group
+        of people the question names ("老年人能享受哪些服务" → each item for 老年人)."""
+        if not _SEVERAL.search(question):
             return []
         best = (top or hits[0]).evidence
         out = []
@@ -249,7 +270,102 @@ class Composer:
             rec = self.index.records[h.id]
             if isinstance(rec, ServiceItem) and h.evidence >= best - 0.15:
                 out.append(rec)
-        return out[: self.max_items]
+        # a question naming one item ("学前教育政府助学金资助哪些孩子") asks about that item
+        group = [] if self.index.lookup_cached(question) else self._group_items(question)
+        if group:
+            ranked = {h.id: i for i, h in enumerate(hits)}
+            out = sorted(group, key=lambda r: ranked.get(r.id, len(ranked)))
+        return out  # _items shows at most max_items of them and says how many there are
+
+    def _group_items(self, question: str) -> list[ServiceItem]:
+        """Items whose 服务对象 holds a group the question names: a word of the question that
+        the plan uses in several items' 服务对象 (老年人, 残疾人, 孕产妇, 新生儿), not in most."""
+        words = self.index.content_tokens(
+            self.index.tokenizer.tokens(self.index.expand(question)[0])
+        )
+        holders = self.index.target_words
+        groups = [
+            w
+            for w in dict.fromkeys(words)
+            if len(w) >= 2 and w[-1] in _PERSON_ENDINGS and 2 <= len(holders.get(w, ())) <= 12
+        ]
+        groups = [w for w in groups if not any(w != g and w in g for g in groups)]  # 老年 in 老年人
+        if len(groups) != 1:
+            return []  # no group, or several (the question is about their overlap): not a list
+        group = groups[0]
+        # "老年人能享受哪些服务" asks for the group's items; "农村留守儿童指的是哪些孩子" and
+        # "老人能享受哪些健康服务" name more than the group (a rarer word): retrieval answers those
+        more = [
+            w
+            for w in words
+            if w in self.index.vocab
+            and w not in group
+            and group not in w
+            and self.index.idf.get(w, 0.0) >= _GENERIC_IDF
+        ]
+        if more:
+            return []
+        return [self.index.records[i] for i in holders[group]]
+
+    def _named_items(self, question: str, hits: list[Hit]) -> list[ServiceItem]:
+        """Items a question names one after another and asks about each ("孕产妇和儿童健康管理
+        各自的标准", "失业、工伤、生育这仨保险分别给啥待遇"). Each enumerated part gets the item
+        whose words (its name's twice) it holds most, no item twice; when the parts do not
+        name two items, items are chosen greedily, each covering words of the question that
+        those chosen before it do not hold."""
+        # a quoted phrase ("“企业订单、劳动者选单”之后的两项") is words of the plan, not a list
+        question = _QUOTED.sub("", question)
+        if not (_DISTRIBUTIVE.search(question) and _ENUMERATION.search(question)):
+            return []
+        parts = [p for p in _ENUMERATION.split(question) if p.strip()]
+        # every item is a candidate (100 short texts, a few words each: well under a millisecond);
+        # the retrieved ones first, so that they win ties
+        ranked = [h.id for h in hits]
+        items = sorted(
+            (r for r in self.index.records.values() if isinstance(r, ServiceItem)),
+            key=lambda r: ranked.index(r.id) if r.id in ranked else len(ranked),
+        )
+
+        def score(words: dict[str, float], r: ServiceItem) -> float:
+            # words as strings, not tokens (居民基本医疗保险 holds 基本医疗保险); a word of the
+            # item's name counts twice: 失业保险's text mentions 基本医疗保险 too
+            return sum(w * (2 if t in r.name else 1) for t, w in words.items() if t in r.text)
+
+        # one item per enumerated part, the strongest pairs first
+        part_words = [self._weights(p) for p in parts]
+        pairs = sorted(
+            ((score(w, r), i, r.id) for i, w in enumerate(part_words) for r in items),
+            reverse=True,
+        )
+        taken: dict[int, str] = {}
+        for sc, i, cid in pairs:
+            if sc < _NAMING_IDF:
+                break
+            if i not in taken and cid not in taken.values():
+                taken[i] = cid
+        if len(taken) > 1:
+            return [self.index.records[taken[i]] for i in sorted(taken)][: self.max_items]
+        chosen: list[ServiceItem] = []
+        left = self._weights(question)
+        while items and len(chosen) < self.max_items:
+            gain, best = max(((score(left, r), r) for r in items), key=lambda g: g[0])
+            if gain < _NAMING_IDF:  # holds no word that names it (one rare word, idf ≥ 4)
+                break
+            chosen.append(best)
+            items.remove(best)
+            left = {t: w for t, w in left.items() if t not in best.text}
+        return chosen
+
+    def _words(self, text: str) -> list[str]:
+        return self.index.content_tokens(self.index.tokenizer.tokens(self.index.expand(text)[0]))
+
+    def _weights(self, text: str) -> dict[str, float]:
+        """The text's subject words with their IDF, distributive words ("分别", "各") left out."""
+        return {
+            t: self.index.idf.get(t, 1.0)
+            for t in self._words(text)
+            if t in self.index.vocab and not _DISTRIBUTIVE.fullmatch(t) and t != "各"
+        }
 
     def _field(
         self, rec: ServiceItem, intent: Intent, focus: list[str] | None = None
@@ -337,11 +453,16 @@ class Composer:
     ) -> Composition:
         lines, quoted = [], False
         attr, label = self._field(recs[0], intent)[0]
+        total, recs = len(recs), recs[: self.max_items]
         for rec in recs:
             text = self._select(getattr(rec, attr) if attr != "lead" else rec.lead, focus, limit=90)
             quoted = quoted or attr == "standard"
             lines.append(f"- **{rec.name}**：{text}{cite(rec.readable, label)}")
-        head = f"规划中相关的服务项目有{len(recs)}项："
+        head = (
+            f"规划中相关的服务项目有{total}项："
+            if total == len(recs)
+            else f"规划中相关的服务项目有{total}项，以下是最相关的{len(recs)}项："
+        )
         return Composition(
             text=head + "\n" + "\n".join(lines),
             citations=[r.id for r in recs],

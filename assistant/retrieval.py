@@ -161,6 +161,13 @@ class PlanIndex:
             key=lambda x: -len(x[0]),
         )
         self.item_by_name = dict(self.item_names)
+        # word -> items whose 服务对象 uses it (老年人, 孕产妇, 残疾人): the groups people belong to
+        holders: dict[str, list[str]] = {}
+        for r in records:
+            if isinstance(r, ServiceItem):
+                for t in dict.fromkeys(self.tokenizer.tokens(r.target)):
+                    holders.setdefault(t, []).append(r.id)
+        self.target_words = {t: tuple(ids) for t, ids in holders.items()}
         self.box_titles = {r.number: r.id for r in records if r.kind == "box"}
         self.section_titles = sorted(
             # domain names are section titles too; they are handled as domains, not lookups

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     min_evidence: float = Field(
         0.35, description="below this evidence score the assistant declines (calibrated on eval)"
     )
-    max_answer_items: int = Field(4, ge=1, description="items listed in one extractive answer")
+    max_answer_items: int = Field(6, ge=1, description="items listed in one extractive answer")
 
     # --- optional LLM (any OpenAI-compatible endpoint)
     llm_base_url: str | None = Field(

@@ -41,13 +41,13 @@ def test_a_short_unrelated_turn_after_a_conversation_is_not_a_follow_up(service)
     ]
     # a short turn used to be taken as a follow-up whatever it said, and was answered with the
     # previous subject; its own nearest training questions say it is about nothing in the plan
-    for turn in ("后天会刮大风吗", "zxcvbn"):
+    for turn in ("这周末天气咋样", "zxcvbn"):
         _, followup, _ = service.retriever.rewrite(turn, history)
         assert not followup, turn
         ans = service.answer(turn, history)
         assert not ans.answered, turn
     # a short turn that asks about what was just said still is one
-    _, followup, prior = service.retriever.rewrite("归哪个单位管？", history)
-    assert followup and prior[:1] == ["清单-53"]
+    _, followup, _ = service.retriever.rewrite("归哪个单位管？", history)
+    assert followup
     ans = service.answer("归哪个单位管？", history)
-    assert ans.answered and "民政" in ans.text
+    assert ans.answered and ans.citations[:1] == ["清单-53"] and "民政" in ans.text

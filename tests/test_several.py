@@ -1,0 +1,68 @@
+"""Questions about several items: items named one after another and asked about each, and a
+group of people's items. Wording from none of the question sets."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _answer(service, question):
+    ans = service.answer(question)
+    assert ans.answered, ans.text
+    return ans
+
+
+def test_each_named_item_gets_the_asked_field_on_its_own_line(bm25_service):
+    ans = _answer(bm25_service, "居民医保和职工医保，这两样的钱各由谁出？")
+    assert set(ans.citations) == {"清单-23", "清单-21"}
+    item = bm25_service.index.records
+    # the 支出责任 of each, not the first item's alone
+    assert item["清单-23"].funding[:12] in ans.text
+    assert item["清单-21"].funding[:12] in ans.text
+    assert ans.text.count("·支出责任〕") == 2
+
+
+def test_named_items_are_told_apart_by_their_own_words(bm25_service):
+    ans = _answer(bm25_service, "流浪乞讨人员跟流浪的未成年人，各归哪个部门管？")
+    assert set(ans.citations) == {"清单-58", "清单-59"}
+    assert "牵头负责单位" in ans.text
+
+
+def test_a_quoted_phrase_with_a_list_in_it_is_not_several_items(bm25_service):
+    question = "“医养结合、智慧养老”这两项是规划里哪部分说的？"
+    assert bm25_service.composer._named_items(question, []) == []
+
+
+def test_a_question_without_a_distributive_word_is_about_one_item(bm25_service):
+    assert bm25_service.composer._named_items("婚前医学检查和孕前检查是一回事吗", []) == []
+
+
+def test_a_group_of_people_gets_every_item_for_that_group(bm25_service):
+    ans = _answer(bm25_service, "咱们老年人，政府都给提供哪些服务？")
+    index = bm25_service.index
+    for_group = {
+        r.id for r in index.records.values() if getattr(r, "target", None) and "老年人" in r.target
+    }
+    assert len(for_group) >= 3
+    assert set(ans.citations) <= for_group
+    assert {"清单-32", "清单-53"} <= set(ans.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["农村留守儿童具体指哪些孩子？", "老年人健康管理都包括哪些内容？"],
+)
+def test_a_question_naming_more_than_the_group_is_not_a_group_list(bm25_service, question):
+    assert bm25_service.composer._group_items(question) == []
+
+
+def test_a_long_list_says_how_many_items_there_are(bm25_service):
+    ans = _answer(bm25_service, "残疾人都能享受哪些服务？")
+    total = sum(
+        1
+        for r in bm25_service.index.records.values()
+        if getattr(r, "target", None) and "残疾人" in r.target
+    )
+    shown = len(ans.citations)
+    assert total > shown
+    assert f"有{total}项，以下是最相关的{shown}项" in ans.text
