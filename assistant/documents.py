@@ -33,6 +33,7 @@ from .ingest.records import (
     ServiceItem,
     TableRow,
     Task,
+    document_name,
     indicator_line,
     readable_citation,
     section_id,
@@ -207,8 +208,10 @@ def load_document(path: Path, *, limits=None, overrides: dict | None = None) -> 
     facts = parsed.meta.model_dump() | {"format": parsed.format, "text": Path(path).name}
     extra = read_overrides_extra(Path(path))
     meta = PlanMeta(**{k: v for k, v in (extra | facts).items() if k in PlanMeta.model_fields})
+    name = document_name(meta.title, meta.issuer, meta.doc_number)
     records = [
-        r.model_copy(update={"id": f"{meta.id}:{r.id}", "plan": meta.id}) for r in parsed.records
+        r.model_copy(update={"id": f"{meta.id}:{r.id}", "plan": meta.id, "document": name})
+        for r in parsed.records
     ]
     return Plan(
         meta=meta, records=records, removed_noise=parsed.removed_noise, sha256=parsed.sha256

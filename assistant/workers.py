@@ -33,7 +33,7 @@ from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("answer", "search", "health")
+METHODS = ("answer", "search", "health", "add_document", "remove_document")
 
 
 def cpu_count() -> int:
@@ -72,7 +72,18 @@ def _serve(svc, conn: Connection, number: int) -> None:
 
     release_memory()
     conn.send(("ready", {"pid": os.getpid(), "worker": number, "health": svc.health()}, {}))
-    calls = {"answer": svc.answer, "search": svc.search, "health": svc.health}
+    from .ingest import IngestError
+    from .library import LibraryError
+
+    calls = {
+        "answer": svc.answer,
+        "search": svc.search,
+        "health": svc.health,
+        # the library changes in this worker; the others see its new version before their
+        # next answer (Service.refresh)
+        "add_document": lambda path, kw: svc.add_document(path, **kw),
+        "remove_document": svc.remove_document,
+    }
     while True:
         try:
             method, args = conn.recv()
@@ -80,6 +91,8 @@ def _serve(svc, conn: Connection, number: int) -> None:
             return  # the front is gone
         try:
             reply = ("ok", calls[method](*args), _state(svc))
+        except (IngestError, LibraryError) as e:  # refused with a message for the person
+            reply = ("refused", (type(e).__name__, e.message, getattr(e, "file", "")), _state(svc))
         except Exception as e:
             logger.exception("worker %d: %s failed", number, method)
             reply = ("error", f"{type(e).__name__}: {e}", _state(svc))
@@ -240,6 +253,8 @@ class WorkerPool:
                     fut = w.pending.popleft()
                 if kind == "error":
                     fut.set_exception(WorkerError(payload))
+                elif kind == "refused":
+                    fut.set_exception(_refusal(*payload))
                 else:
                     fut.set_result(payload)
         except (EOFError, OSError):
@@ -323,6 +338,17 @@ class WorkerPool:
             self._template.join(timeout=5)
 
 
+def _refusal(kind: str, message: str, file: str) -> Exception:
+    """The worker's IngestError or LibraryError again, with its Chinese message."""
+    from .ingest import errors
+    from .library import LibraryError
+
+    if kind == "LibraryError":
+        return LibraryError(message)
+    cls = getattr(errors, kind, errors.IngestError)
+    return cls(message, file=file)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -353,19 +379,52 @@ class PoolService:
     """What the page and the API need from a Service, with answers computed by the pool."""
 
     def __init__(self, settings: Settings, pool: WorkerPool):
-        from .documents import all_records
+        from .library import Library
 
         self.settings = settings
         self.pool = pool
-        self.records = all_records(settings.corpus_dir)
-        self.by_id = {r.id: r for r in self.records}
+        self.library = Library(settings)  # reads only here; changes go through a worker
+        self._stamp: tuple | None = None
+        self._records: list = []
+        self._by_id: dict = {}
         self._feedback = None
+
+    def _current(self) -> None:
+        """The front's records (source cards, the 查询 tab) follow the library's list too."""
+        stamp = self.library.stamp()
+        if stamp != self._stamp:
+            self._records = self.library.records()
+            self._by_id = {r.id: r for r in self._records}
+            self._stamp = stamp
+
+    @property
+    def records(self) -> list:
+        self._current()
+        return self._records
+
+    @property
+    def by_id(self) -> dict:
+        self._current()
+        return self._by_id
 
     def answer(self, question: object, history: list[dict] | None = None):
         return self.pool.call("answer", question, history)
 
-    def search(self, query: object, k: int = 5, history: list[dict] | None = None):
-        return self.pool.call("search", query, k, history)
+    def search(
+        self,
+        query: object,
+        k: int = 5,
+        history: list[dict] | None = None,
+        documents: list[str] | None = None,
+    ):
+        return self.pool.call("search", query, k, history, documents)
+
+    def add_document(self, path, **kw):
+        """Library.add in one worker (it embeds); every worker answers from the new set next."""
+        return self.pool.call("add_document", str(path), kw)
+
+    def remove_document(self, doc_id: str):
+        return self.pool.call("remove_document", doc_id)
 
     def stream(self, question: object, history: list[dict] | None = None):
         from .service import Service
