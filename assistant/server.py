@@ -389,7 +389,7 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
         import ui
 
-        blocks = ui.build_ui(service)
+        blocks = ui.build_ui(service, settings)
         blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
         app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False, **ui.launch_kwargs())
     return app
