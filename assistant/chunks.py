@@ -34,8 +34,6 @@ def split_sentences(text: str, limit: int = MAX_CHARS) -> list[str]:
 
 
 def _doc(rec: AnyRecord, n: int, heading: str, body: str, **extra) -> Document:
-    if rec.document:  # another document than the default plan: its name leads every chunk
-        heading = f"{rec.document} › {heading}" if heading else rec.document
     meta = {
         "citation_id": rec.id,
         "kind": rec.kind,

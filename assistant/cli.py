@@ -87,20 +87,21 @@ def cmd_add(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"找不到文件：{args.file}", file=sys.stderr)
         return EXIT_USAGE
+    library = Library(get_settings())
     try:
-        info = Library(get_settings()).add(
-            path, doc_id=args.id, title=args.title, issued=args.issued
-        )
+        info = library.add(path, doc_id=args.id, title=args.title, issued=args.issued)
     except (IngestError, LibraryError) as e:
         print(f"未添加：{e.message}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
         _print_json(info.model_dump())
-    else:
-        print(
-            f"已添加：{info.id}　{info.title}　{info.doc_number}　{info.issued}　"
-            f"{info.records} 条可引用内容（引用编号形如 {info.id}:条款-1）"
-        )
+        return 0
+    plan = next(p for p in library.plans() if p.meta.id == info.id)
+    example = next((r.id for r in plan.records if "序言" not in r.id), plan.records[0].id)
+    print(
+        f"已添加：{info.id}　{info.title}　{info.doc_number}　{info.issued}　"
+        f"{info.records} 条可引用内容（引用编号形如 {example}）"
+    )
     return 0
 
 

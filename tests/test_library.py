@@ -396,3 +396,55 @@ def test_another_process_sees_the_new_set_before_its_next_answer(tmp_settings, t
     assert pairs == get_collection(tmp_settings).count()
     a.remove_document("jn-fixture-rules")
     assert not any(h.id.startswith("jn-fixture-rules:") for h in b.search(question, k=5))
+
+
+# ---------------------------------------------------------------- answers across documents
+
+
+@pytest.fixture(scope="module")
+def two_documents(tmp_path_factory):
+    """The seed plan with the 2021 notice (which raises 孤儿 amounts) and the 2021 rules."""
+    from assistant.service import Service
+
+    tmp = tmp_path_factory.mktemp("across")
+    settings = Settings(index_dir=tmp / "index", feedback_db=tmp / "f.sqlite3")
+    svc = Service(settings, embeddings=FakeEmbeddings())
+    svc.add_document(_copy(NOTICE, tmp / "in"))
+    svc.add_document(_copy(RULES, tmp / "in"))
+    return svc
+
+
+def test_the_newer_document_answers_first_and_the_older_is_named(two_documents):
+    a = two_documents.answer("机构集中养育的孤儿每月生活费多少？")
+    assert a.answered
+    assert a.citations[0].startswith("jn-fixture-notice:"), a.citations
+    assert "清单-56" in a.citations  # the 2018 plan's item, named after it
+    text = a.text
+    assert text.index("2021年6月18日") < text.index("1700元") < text.index("2018年规划为")
+    assert text.index("2018年规划为") < text.rindex("1410元")  # the plan's own amount
+    # each document's own period caveat
+    assert "济民发〔2021〕12号" in text and "济政发〔2018〕5号" in text
+    assert "《提高孤儿基本生活保障标准和发放高龄津贴的通知》" in text  # citation names it
+
+
+def test_a_year_the_newer_document_speaks_for_is_not_declined(two_documents):
+    a = two_documents.answer("2021年以后社会散居孤儿每个月的基本生活费是多少？")
+    assert a.answered and "1350元" in a.text
+    # a year no document speaks for still is
+    b = two_documents.answer("2024年以后临时救助还按这个办法执行吗？")
+    assert not b.answered and "12345" in b.text
+
+
+def test_a_question_about_a_named_document_gets_its_cover_facts(two_documents):
+    a = two_documents.answer("这份办法的文号是多少？")
+    assert a.answered and "济民规〔2021〕3号" in a.text
+    assert a.citations == ["jn-fixture-rules:章节-序言"]
+    b = two_documents.answer("这份通知是哪个部门印发的？")
+    assert "济南市民政局" in b.text and b.citations == ["jn-fixture-notice:章节-序言"]
+
+
+def test_the_seed_alone_answers_as_before(bm25_service):
+    """With the default plan alone nothing of the cross-document path runs."""
+    assert bm25_service.across is None
+    a = bm25_service.answer("散居孤儿每个月生活费多少？")
+    assert a.citations[0] == "清单-56" and "2018年规划为" not in a.text
