@@ -448,3 +448,36 @@ def test_the_seed_alone_answers_as_before(bm25_service):
     assert bm25_service.across is None
     a = bm25_service.answer("散居孤儿每个月生活费多少？")
     assert a.citations[0] == "清单-56" and "2018年规划为" not in a.text
+
+
+def test_pool_workers_follow_the_library_and_refusals_reach_the_front(tmp_path):
+    """`policyqa serve --workers 2` (BM25-only workers here): a document added by another
+    process is answered from by every worker; a refused file or removal comes back to the
+    front as the same error with its Chinese message."""
+    import time
+
+    from assistant.workers import PoolService, WorkerPool
+
+    settings = Settings(index_dir=tmp_path / "index", feedback_db=tmp_path / "f.sqlite3")
+    ensure_index(settings, FakeEmbeddings())
+    pool = PoolService(settings, WorkerPool(settings, 2, vectors=False))
+    try:
+        deadline = time.monotonic() + 120
+        while pool.pool.ready() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        question = "临时救助坚持什么原则？"
+        assert not any(h.id.startswith("jn-fixture-rules:") for h in pool.search(question))
+        assert "jn-fixture-rules:条款-3" not in pool.by_id
+        Library(settings, FakeEmbeddings()).add(_copy(RULES, tmp_path / "in"))
+        for _ in range(4):  # both workers, whichever takes each call
+            hits = pool.search(question, 3, None, ["jn-fixture-rules"])
+            assert hits and all(h.id.startswith("jn-fixture-rules:") for h in hits)
+        assert "jn-fixture-rules:条款-3" in pool.by_id  # the front's source cards too
+        (tmp_path / "empty.txt").write_bytes(b"")
+        with pytest.raises(EmptyDocumentError) as e:
+            pool.add_document(tmp_path / "empty.txt")
+        assert "空" in e.value.message or "没有" in e.value.message
+        with pytest.raises(LibraryError, match="默认文件"):
+            pool.remove_document("jinan-2018-5")
+    finally:
+        pool.close()
