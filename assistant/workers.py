@@ -9,9 +9,12 @@ token bucket per client, one SQLite writer, one log stream per request).
 
 The workers are forked from one template: the first worker builds the Service (records, BM25,
 learned parts: the start-up work) and forks the others, so N workers start in the time of one
-and share those pages until written. Each then opens its own vector side (ONNX Runtime and
-Chroma run threads, which a fork does not carry). The front forks the first worker before it
-imports anything heavy, so the template and the page are built at the same time on two cores.
+and share those pages until written (the collector is kept off them: gc.freeze). With one
+encoder thread per worker the ONNX session is opened in the template too, so its weights
+(~100 MB) are shared; each worker then opens its own Chroma client (its threads would not
+survive a fork), and its own ONNX session when it runs several threads (a thread pool). The
+front forks the first worker before it imports anything heavy, so the template and the page
+are built at the same time on two cores.
 A worker that dies is replaced by a freshly spawned one; callers wait for a free worker.
 """
 
@@ -115,17 +118,16 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
         front_end.close()
     conns = [child for _, child in pairs]
     from .service import Service
+    from .startup import building_objects
 
-    svc = Service(settings, with_vectors=False)
-    embeddings = None
-    if vectors:  # the query tokenizer (~60 MB) too; its ONNX session opens after the fork
-        from .embeddings import make_embeddings
+    with building_objects():  # frozen after: the collector leaves their pages shared
+        svc = Service(settings, with_vectors=False)
+        embeddings = None
+        if vectors:  # the query tokenizer (~60 MB) and, with one thread, the ONNX session
+            from .embeddings import make_embeddings
 
-        embeddings = make_embeddings(settings)
-    import gc
-
-    gc.collect()
-    gc.freeze()  # the collector leaves the template's objects alone: their pages stay shared
+            embeddings = make_embeddings(settings)
+            _open_shared_session(embeddings, threads)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
     for number in range(1, len(conns)):
         if os.fork() == 0:
@@ -134,6 +136,21 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
             finally:
                 os._exit(0)
     _forked_main(svc, conns, 0, vectors, embeddings)
+
+
+def _open_shared_session(embeddings, threads: int) -> None:
+    """Open the ONNX session in the template, so the forks share its weights (~100 MB each).
+
+    Only with one encoder thread per worker: ONNX Runtime then runs the forward on the calling
+    thread and keeps no pool; a pool's threads would not exist in a fork. (Its one background
+    thread waits on a timer and is not needed to answer: tests answer in forks.)"""
+    encoder = getattr(embeddings, "query_encoder", None)
+    if encoder is None or threads != 1:
+        return
+    try:
+        encoder.session()
+    except Exception as e:  # each worker tries again on its first question, and reports it
+        logger.warning("query encoder session not opened before fork: %s", e)
 
 
 def _forked_main(svc, conns: list[Connection], number: int, vectors: bool, embeddings) -> None:
@@ -151,9 +168,12 @@ def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .server import configure_logging
     from .service import Service
+    from .startup import building_objects
 
     configure_logging()
-    _serve(Service(settings, with_vectors=vectors), conn, number)
+    with building_objects():
+        svc = Service(settings, with_vectors=vectors)
+    _serve(svc, conn, number)
 
 
 # ---------------------------------------------------------------- front side
