@@ -240,10 +240,15 @@ def _stamp(path: Path) -> tuple:
 
 def library_plans(library_dir: Path | None) -> tuple[Plan, ...]:
     """The added documents, parsed (once per file version in a process)."""
+    from .ingest import IngestError
+
     out = []
     for entry in read_library_manifest(library_dir):
         path = Path(library_dir) / entry["file"]
-        out.append(_library_plan(str(path), _stamp(path)))
+        try:
+            out.append(_library_plan(str(path), _stamp(path)))
+        except (OSError, IngestError) as e:  # one broken file does not stop the others
+            logger.error("library: %s cannot be read and is left out: %s", path.name, e)
     return tuple(out)
 
 

@@ -25,6 +25,7 @@ class Service:
         quiet_libraries()
         self.settings = settings
         self.library = Library(settings)
+        self._reload_lock = threading.Lock()
         self._library_stamp = self.library.stamp()
         self._library_version = self.library.version
         self.records = self.library.records()
@@ -97,13 +98,24 @@ class Service:
         stamp = self.library.stamp()
         if not force and stamp == self._library_stamp:
             return False
+        with self._reload_lock:  # two answers at once (the page's threads) reload once
+            return self._reload(stamp, force)
+
+    def _reload(self, stamp: tuple, force: bool) -> bool:
+        if not force and stamp == self._library_stamp:
+            return False
         self._library_stamp = stamp
         version = self.library.version
         if not force and version == self._library_version:
             return False
         self._library_version = version
         t0 = time.perf_counter()
-        self.records = self.library.records()
+        try:
+            records = self.library.records()
+        except Exception:  # answer from what was there rather than fail every question
+            logger.exception("library changed but could not be read; keeping the previous set")
+            return False
+        self.records = records
         self.by_id = {r.id: r for r in self.records}
         self.index = PlanIndex(self.records, load_aliases(self.settings.corpus_dir))
         self.retriever.index = self.index

@@ -481,3 +481,17 @@ def test_pool_workers_follow_the_library_and_refusals_reach_the_front(tmp_path):
             pool.remove_document("jinan-2018-5")
     finally:
         pool.close()
+
+
+def test_a_stored_file_gone_missing_leaves_the_rest_answering(tmp_settings, tmp_path):
+    from assistant.service import Service
+
+    lib = Library(tmp_settings, FakeEmbeddings())
+    ensure_index(tmp_settings, lib.embeddings)
+    lib.add(_copy(RULES, tmp_path / "in"))
+    lib.add(_copy(NOTICE, tmp_path / "in"))
+    (lib.dir / "jn-fixture-rules.txt").unlink()
+    assert [d.id for d in lib.list()] == ["jinan-2018-5", "jn-fixture-notice"]
+    svc = Service(tmp_settings, embeddings=FakeEmbeddings())
+    a = svc.answer("散居孤儿每个月生活费多少？")
+    assert a.answered and "1350元" in a.text
