@@ -7,6 +7,7 @@ it alone (the API server mounts the same Blocks, see assistant/server.py).
 from __future__ import annotations
 
 import functools
+import hmac
 import html
 import inspect
 import logging
@@ -264,7 +265,88 @@ def polite(fn):
     return call
 
 
-def build_ui(service) -> gr.Blocks:
+DOC_HEADERS = ["标题", "文号", "发布日期", "规划期", "条目数", "编号"]
+ACCEPT = ".txt,.md,.markdown,.docx,.pdf"
+FILE_INPUT = (
+    '<div class="doc-file"><label for="doc-file">选择文件（.txt、.md、.docx 或文字版 .pdf）</label>'
+    f'<input type="file" id="doc-file" name="file" accept="{ACCEPT}"></div>'
+)
+READ_ONLY = (
+    "文件库为**只读**：服务器没有设置管理员密钥（POLICYQA_ADMIN_KEY），"
+    "本页只能查看文件，不能添加或删除。"
+)
+ADMIN_HINT = (
+    "查看无需登录。管理员输入密钥后可以上传或删除文件（密钥只保存在本页，关闭页面即失效）。"
+)
+# Upload and removal go from the browser straight to the API (POST/DELETE /v1/documents) with the
+# administrator's key as its bearer: the same checks, limits and messages as any API client, and
+# Gradio's own upload route stays closed (see assistant/server.py). The reply is a status line.
+JS_SAY = """
+const say = (text, ok) => {
+  const p = document.createElement('p');
+  p.setAttribute('role', 'status'); p.setAttribute('data-ok', ok ? '1' : '0');
+  p.setAttribute('data-at', String(Date.now()));
+  p.textContent = text;
+  return p.outerHTML;
+};
+const api = (path) => new URL('v1/documents' + path, document.baseURI).href;
+const reason = async (r) => {
+  try { return (await r.json()).error.message || ''; } catch (e) { return ''; }
+};
+"""
+JS_UPLOAD = (
+    "async (key, id, title, issued) => {"
+    + JS_SAY
+    + """
+  const input = document.querySelector('#doc-file');
+  if (!input || !input.files || !input.files.length) return say('请先选择要上传的文件。', false);
+  const form = new FormData();
+  form.append('file', input.files[0]);
+  if (id && id.trim()) form.append('id', id.trim());
+  if (title && title.trim()) form.append('title', title.trim());
+  if (issued && issued.trim()) form.append('issued', issued.trim());
+  try {
+    const r = await fetch(api(''), {method: 'POST', body: form,
+                                    headers: {Authorization: 'Bearer ' + (key || '')}});
+    if (r.ok) {
+      const d = await r.json();
+      input.value = '';
+      return say(`已添加《${d.title}》（编号 ${d.id}，${d.records} 条），现在可以提问了。`, true);
+    }
+    return say('未能添加：' + ((await reason(r)) || '请稍后再试。') + ' 文件库没有改变。', false);
+  } catch (e) {
+    return say('网络出错，文件没有上传，请稍后再试。', false);
+  }
+}"""
+)
+JS_REMOVE = (
+    "async (key, id) => {"
+    + JS_SAY
+    + """
+  if (!id) return say('请先选择要删除的文件。', false);
+  try {
+    const r = await fetch(api('/' + encodeURIComponent(id)), {method: 'DELETE',
+                          headers: {Authorization: 'Bearer ' + (key || '')}});
+    if (r.ok) { const d = await r.json(); return say(`已删除《${d.title}》。`, true); }
+    return say('未能删除：' + ((await reason(r)) || '请稍后再试。'), false);
+  } catch (e) {
+    return say('网络出错，文件没有删除，请稍后再试。', false);
+  }
+}"""
+)
+
+
+def document_rows(docs) -> list[list]:
+    """The 文件 tab's table: what a person recognises a document by, its ID last."""
+    return [
+        [d.title, d.doc_number or "—", d.issued or "—", d.period or "—", d.records, d.id]
+        for d in docs
+    ]
+
+
+def build_ui(service, settings=None) -> gr.Blocks:
+    """The page over `service`; `settings` (default: the service's) say whether documents may
+    be added here (an administrator's key is set) or the 文件 tab is read-only."""
     records = service.records
     by_id = service.by_id
     choices = [(f"{r.id} {r.title}", r.id) for r in records]
@@ -334,12 +416,15 @@ def build_ui(service) -> gr.Blocks:
         return [], "", {}, "", status_html(0)
 
     @polite
-    def lookup(query: str):
+    def lookup(query: str, document: str = ""):
         query = (query or "").strip()
         if not query:
             return [], gr.skip()
         try:
-            hits = service.search(query, k=10)
+            if document:  # one document's records only
+                hits = service.search(query, k=10, documents=[document])
+            else:
+                hits = service.search(query, k=10)
         except ValueError as e:  # InputError: a message for the user
             return [[str(e), "", "", ""]], gr.skip()
         rows = [[h.id, h.title, KIND_LABELS.get(h.kind, h.kind), round(h.score, 4)] for h in hits]
@@ -347,7 +432,8 @@ def build_ui(service) -> gr.Blocks:
 
     @polite
     def open_card(cid: str):
-        rec = by_id.get(cid) if isinstance(cid, str) else None
+        # the service's records as they are now: an added document's records open too
+        rec = getattr(service, "by_id", by_id).get(cid) if isinstance(cid, str) else None
         if rec is None:
             return "", ""
         card = cards.card_markdown(rec)
@@ -362,6 +448,48 @@ def build_ui(service) -> gr.Blocks:
             return table.iloc[row, 0] if hasattr(table, "iloc") else table[row][0]
         except (IndexError, KeyError, TypeError):
             return gr.skip()
+
+    admin_key = getattr(settings or service.settings, "admin_key", None)
+    admin_key = admin_key.get_secret_value() if admin_key is not None else ""
+
+    def documents():
+        return service.library.list()
+
+    @polite
+    def refresh_documents(current_filter=""):
+        """The table, the removable documents and the 查询 filter, from the library as it is."""
+        docs = documents()
+        ids = {d.id for d in docs}
+        removable = [(f"{d.title}（{d.id}）", d.id) for d in docs if d.removable]
+        return (
+            document_rows(docs),
+            gr.update(choices=removable, value=None),
+            gr.update(
+                choices=[("全部文件", ""), *((d.title, d.id) for d in docs)],
+                value=current_filter if current_filter in ids else "",
+            ),
+        )
+
+    @polite
+    def admin_login(key: str):
+        """Shows the administrator's tools when the key is right. The tools hold no power of
+        their own: every upload and removal is checked by the API with the key again."""
+        key = (key or "").strip()
+        if not admin_key:
+            return gr.update(visible=False), READ_ONLY
+        if not key:
+            return gr.update(visible=False), "请输入管理员密钥。"
+        if hmac.compare_digest(key.encode(), admin_key.encode()):
+            return gr.update(visible=True), "密钥正确：可以上传或删除文件。"
+        return gr.update(visible=False), "密钥不正确，请重新输入。"
+
+    @polite
+    def ask_remove(doc_id: str):
+        doc = next((d for d in documents() if d.id == doc_id), None) if doc_id else None
+        if doc is None:
+            return gr.update(visible=False), "请先选择要删除的文件。"
+        text = f"确定删除《{doc.title}》（{doc.id}，{doc.records} 条）吗？删除后它不再用于回答。"
+        return gr.update(visible=True), text
 
     @polite
     def browse(domain, unit):
@@ -425,7 +553,16 @@ def build_ui(service) -> gr.Blocks:
 
             with gr.Tab("查询", id="lookup"):
                 gr.Markdown("输入名称、关键词或编号（如 清单-56、专栏7），结果随输入更新。")
-                q = gr.Textbox(label="搜索条目", elem_id="lookup-q")
+                with gr.Row():
+                    q = gr.Textbox(label="搜索条目", elem_id="lookup-q", scale=3, min_width=240)
+                    doc_filter = gr.Dropdown(
+                        [("全部文件", "")],
+                        value="",
+                        label="限定文件",
+                        elem_id="doc-filter",
+                        scale=2,
+                        min_width=240,
+                    )
                 results = gr.Dataframe(
                     headers=["编号", "标题", "类型", "得分"],
                     interactive=False,
@@ -483,6 +620,64 @@ def build_ui(service) -> gr.Blocks:
                         elem_id="tasks",
                     )
 
+            with gr.Tab("文件", id="docs") as docs_tab:
+                gr.Markdown("本助手依据下列文件回答，回答中的出处会注明文件名称。")
+                doc_table = gr.Dataframe(
+                    headers=DOC_HEADERS,
+                    interactive=False,
+                    wrap=True,
+                    column_widths=["34%", "18%", "13%", "13%", "9%", "13%"],
+                    elem_id="doc-list",
+                )
+                if not admin_key:
+                    gr.Markdown(READ_ONLY, elem_id="doc-mode")
+                    admin_tools = None
+                else:
+                    gr.Markdown(ADMIN_HINT, elem_id="doc-mode")
+                    with gr.Row():
+                        key_box = gr.Textbox(
+                            label="管理员密钥",
+                            type="password",
+                            elem_id="admin-key",
+                            scale=3,
+                            min_width=240,
+                        )
+                        login = gr.Button("验证密钥", elem_id="admin-login", scale=1)
+                    login_status = gr.Markdown(elem_id="admin-status")
+                    with gr.Column(visible=False, elem_id="admin-tools") as admin_tools:
+                        gr.HTML(FILE_INPUT, elem_id="doc-file-box")
+                        with gr.Row():
+                            new_id = gr.Textbox(
+                                label="文件编号（可选，如 jinan-2021-notice）",
+                                elem_id="doc-id",
+                                min_width=200,
+                            )
+                            new_title = gr.Textbox(
+                                label="标题（可选，默认取文件中的标题）",
+                                elem_id="doc-title",
+                                min_width=200,
+                            )
+                            new_issued = gr.Textbox(
+                                label="发布日期（可选，如 2021-06-01）",
+                                elem_id="doc-issued",
+                                min_width=200,
+                            )
+                        upload = gr.Button("上传并添加", variant="primary", elem_id="doc-upload")
+                        with gr.Row():
+                            to_remove = gr.Dropdown(
+                                [],
+                                label="删除文件",
+                                elem_id="doc-remove-pick",
+                                scale=3,
+                                min_width=240,
+                            )
+                            remove = gr.Button("删除…", elem_id="doc-remove", scale=1)
+                        with gr.Row(visible=False, elem_id="doc-confirm-row") as confirm_row:
+                            confirm_text = gr.Markdown(elem_id="doc-confirm-text")
+                            confirm = gr.Button("确认删除", variant="stop", elem_id="doc-confirm")
+                            cancel = gr.Button("取消", elem_id="doc-cancel")
+                    doc_status = gr.HTML(elem_id="doc-status")
+
         # ------------------------------------------------------------ events
         take = dict(fn=None, inputs=[box], outputs=[pending, box], js="(q) => [q, '']", queue=False)
         ask_io = dict(inputs=[pending, chat, last], outputs=[chat, sources, last, status])
@@ -524,7 +719,59 @@ def build_ui(service) -> gr.Blocks:
         )
         read.click(None, js="() => window.policyqa?.speak()", api_visibility="private")
         hush.click(None, js="() => window.policyqa?.stop()", api_visibility="private")
-        q.change(lookup, q, [results, pick], trigger_mode="always_last", api_visibility="private")
+        for searched in (q.change, doc_filter.change):
+            searched(
+                lookup,
+                [q, doc_filter],
+                [results, pick],
+                trigger_mode="always_last",
+                api_visibility="private",
+            )
+        if admin_tools is not None:
+            listing = dict(
+                fn=refresh_documents,
+                inputs=[doc_filter],
+                outputs=[doc_table, to_remove, doc_filter],
+                api_visibility="private",
+            )
+        else:  # read-only: the table and the filter only
+
+            def refresh_read_only(current=""):
+                table, _, filt = refresh_documents(current)
+                return table, filt
+
+            listing = dict(
+                fn=polite(refresh_read_only),
+                inputs=[doc_filter],
+                outputs=[doc_table, doc_filter],
+                api_visibility="private",
+            )
+        demo.load(**listing)
+        docs_tab.select(**listing)  # documents another administrator added meanwhile
+        if admin_tools is not None:
+            for entered in (login.click, key_box.submit):
+                entered(admin_login, key_box, [admin_tools, login_status], api_visibility="private")
+            upload.click(
+                None,
+                [key_box, new_id, new_title, new_issued],
+                doc_status,
+                js=JS_UPLOAD,
+                api_visibility="private",
+            ).then(**listing)
+            remove.click(
+                ask_remove, to_remove, [confirm_row, confirm_text], api_visibility="private"
+            )
+            cancel.click(
+                lambda: (gr.update(visible=False), ""),
+                None,
+                [confirm_row, confirm_text],
+                api_visibility="private",
+            )
+            confirm.click(
+                None, [key_box, to_remove], doc_status, js=JS_REMOVE, api_visibility="private"
+            ).then(
+                lambda: gr.update(visible=False), None, confirm_row, api_visibility="private"
+            ).then(**listing)
         results.select(pick_row, results, pick, api_visibility="private")
         browse_table.select(pick_row, browse_table, pick, api_visibility="private")
         domain.change(browse, [domain, unit], browse_table, api_visibility="private")

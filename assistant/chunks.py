@@ -67,7 +67,8 @@ def record_chunks(rec: AnyRecord) -> list[Document]:
 
 def _article_chunks(art: Article) -> list[Document]:
     """第N条 with its heading path; a long article in sentence-bounded pieces, each labelled."""
-    head = _path([*art.path[1:], art.label])
+    parts = art.path[1:]
+    head = _path(parts if parts and parts[-1] == art.label else [*parts, art.label])
     docs: list[Document] = []
     for piece in split_sentences("\n".join(art.paragraphs) or art.title):
         docs.append(_doc(art, len(docs), head, piece))

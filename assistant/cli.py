@@ -1,4 +1,4 @@
-"""The `policyqa` command: index | show | search | ask | eval | serve."""
+"""The `policyqa` command: index | show | search | ask | eval | serve | add | docs | remove."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 1  # a file or a library change refused (the message says why)
 
 
 def _print_json(data) -> None:
@@ -18,11 +19,11 @@ def _print_json(data) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .cards import card_json, card_text, nearest_ids, normalize_id
-    from .documents import all_records
+    from .cards import card_json, card_text, nearest_ids
+    from .library import Library
     from .settings import get_settings
 
-    records = all_records(get_settings().corpus_dir)
+    records = Library(get_settings()).records()
     if args.list:
         rows = [{"id": r.id, "title": r.title, "kind": r.kind} for r in records]
         if args.json:
@@ -38,7 +39,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     by_id = {r.id: r for r in records}
-    rec = by_id.get(normalize_id(args.id))
+    rec = by_id.get(_normalize_id(args.id))
     if rec is None:
         near = "、".join(nearest_ids(args.id, list(by_id)))
         print(f"没有编号为「{args.id}」的条目。您是不是要找：{near}", file=sys.stderr)
@@ -47,6 +48,89 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_json(card_json(rec))
     else:
         print(card_text(rec))
+    return 0
+
+
+def _normalize_id(raw: str) -> str:
+    """清单56, 清单第56项, jinan-2018-5:清单-56, jn-fixture-rules:条款-3 → the record's ID."""
+    from .cards import normalize_id
+    from .documents import bare_id
+
+    doc, sep, local = raw.strip().partition(":")
+    if not sep:
+        doc, sep, local = raw.strip().partition("：")
+    if sep:
+        return bare_id(f"{doc.strip()}:{normalize_id(local)}")
+    return normalize_id(raw)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    )
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .ingest import IngestError
+    from .library import Library, LibraryError
+    from .settings import get_settings
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"找不到文件：{args.file}", file=sys.stderr)
+        return EXIT_USAGE
+    library = Library(get_settings())
+    try:
+        info = library.add(path, doc_id=args.id, title=args.title, issued=args.issued)
+    except (IngestError, LibraryError) as e:
+        print(f"未添加：{e.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        _print_json(info.model_dump())
+        return 0
+    plan = next(p for p in library.plans() if p.meta.id == info.id)
+    example = next((r.id for r in plan.records if "序言" not in r.id), plan.records[0].id)
+    print(
+        f"已添加：{info.id}　{info.title}　{info.doc_number}　{info.issued}　"
+        f"{info.records} 条可引用内容（引用编号形如 {example}）"
+    )
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .library import Library
+    from .settings import get_settings
+
+    docs = Library(get_settings()).list()
+    if args.json:
+        _print_json([d.model_dump() for d in docs])
+        return 0
+    rows = [["编号", "标题", "文号", "发布日期", "有效期", "条目数"]]
+    for d in docs:
+        mark = "（默认）" if d.default else ""
+        rows.append([d.id + mark, d.title, d.doc_number, d.issued, d.period or "-", str(d.records)])
+    print(_table(rows))
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .library import Library, LibraryError
+    from .settings import get_settings
+
+    try:
+        info = Library(get_settings()).remove(args.id)
+    except LibraryError as e:
+        print(f"未删除：{e.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"已删除：{info.id}　{info.title}")
     return 0
 
 
@@ -186,10 +270,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("show", help="print one record by citation ID, e.g. 清单-56")
-    s.add_argument("id", nargs="?", help="citation ID: 清单-56, 分工-3, 专栏-7, 章节-三（五）")
+    s.add_argument(
+        "id",
+        nargs="?",
+        help="citation ID: 清单-56, 分工-3, 专栏-7, 章节-三（五）; another document's: DOC:条款-3",
+    )
     s.add_argument("--list", action="store_true", help="list every ID with its title")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("add", help="add a policy document (.txt/.md/.docx/.pdf) to the library")
+    s.add_argument("file")
+    s.add_argument("--id", help="document id (lower-case letters, digits, '-'): cited as ID:条款-3")
+    s.add_argument("--title", help="title, when the text's own is not the one to show")
+    s.add_argument("--issued", help="date issued, YYYY-MM-DD (overrides the text)")
+    s.add_argument("--json", action="store_true", help="print the document's facts as JSON")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("docs", help="list the documents: id, title, 文号, date, period, records")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_docs)
+
+    s = sub.add_parser("remove", help="remove an added document from the library and index")
+    s.add_argument("id")
+    s.set_defaults(func=cmd_remove)
 
     s = sub.add_parser("search", help="ranked sources for a query")
     s.add_argument("query", nargs="?", help="the query ('-' or absent: stdin)")

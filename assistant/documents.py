@@ -33,6 +33,7 @@ from .ingest.records import (
     ServiceItem,
     TableRow,
     Task,
+    document_name,
     indicator_line,
     readable_citation,
     section_id,
@@ -207,8 +208,10 @@ def load_document(path: Path, *, limits=None, overrides: dict | None = None) -> 
     facts = parsed.meta.model_dump() | {"format": parsed.format, "text": Path(path).name}
     extra = read_overrides_extra(Path(path))
     meta = PlanMeta(**{k: v for k, v in (extra | facts).items() if k in PlanMeta.model_fields})
+    name = document_name(meta.title, meta.issuer, meta.doc_number)
     records = [
-        r.model_copy(update={"id": f"{meta.id}:{r.id}", "plan": meta.id}) for r in parsed.records
+        r.model_copy(update={"id": f"{meta.id}:{r.id}", "plan": meta.id, "document": name})
+        for r in parsed.records
     ]
     return Plan(
         meta=meta, records=records, removed_noise=parsed.removed_noise, sha256=parsed.sha256
@@ -237,10 +240,15 @@ def _stamp(path: Path) -> tuple:
 
 def library_plans(library_dir: Path | None) -> tuple[Plan, ...]:
     """The added documents, parsed (once per file version in a process)."""
+    from .ingest import IngestError
+
     out = []
     for entry in read_library_manifest(library_dir):
         path = Path(library_dir) / entry["file"]
-        out.append(_library_plan(str(path), _stamp(path)))
+        try:
+            out.append(_library_plan(str(path), _stamp(path)))
+        except (OSError, IngestError) as e:  # one broken file does not stop the others
+            logger.error("library: %s cannot be read and is left out: %s", path.name, e)
     return tuple(out)
 
 

@@ -183,12 +183,13 @@ def run_eval_command(
     gate: Path | None = None,
     compare_to: Path | None = None,
 ) -> int:
-    from .documents import all_records
+    from .library import Library
     from .service import get_service
     from .settings import get_settings
 
-    # validate first: a malformed set fails at once, before any model is loaded
-    questions = load_questions(path, {r.id for r in all_records(get_settings().corpus_dir)})
+    # validate first: a malformed set fails at once, before any model is loaded; the IDs of
+    # every document in the library (DOC:LOCAL) count
+    questions = load_questions(path, {r.id for r in Library(get_settings()).records()})
     service = get_service()
     result = run_eval(questions, service, progress=progress)
     result["question_set"] = str(path)

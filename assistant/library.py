@@ -68,7 +68,7 @@ class LibraryError(Exception):
         super().__init__(message)
 
 
-def _info(plan: Plan, *, seed: bool) -> DocumentInfo:
+def _info(plan: Plan, *, seed: bool, default: str = DEFAULT_DOCUMENT) -> DocumentInfo:
     m = plan.meta
     return DocumentInfo(
         id=m.id,
@@ -81,7 +81,7 @@ def _info(plan: Plan, *, seed: bool) -> DocumentInfo:
         records=len(plan.records),
         sha256=plan.sha256,
         added="" if seed else m.added,
-        default=m.id == DEFAULT_DOCUMENT,
+        default=m.id == default,
         removable=not seed,
     )
 
@@ -110,8 +110,10 @@ class Library:
 
     def list(self) -> list[DocumentInfo]:
         """The default document first, then the newest issued first."""
-        seed = {p.meta.id for p in load_plans(self.settings.corpus_dir)}
-        infos = [_info(p, seed=p.meta.id in seed) for p in self.plans()]
+        seeds = load_plans(self.settings.corpus_dir)
+        seed = {p.meta.id for p in seeds}
+        default = seeds[0].meta.id  # the corpus's plan (jinan-2018-5 here)
+        infos = [_info(p, seed=p.meta.id in seed, default=default) for p in self.plans()]
         infos.sort(key=lambda d: d.added or d.issued, reverse=True)
         infos.sort(key=lambda d: d.issued, reverse=True)
         infos.sort(key=lambda d: not d.default)

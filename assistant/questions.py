@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .documents import ID_PATTERN
+from .documents import DEFAULT_DOCUMENT, bare_id, valid_citation_id
 
 
 class QuestionSetError(ValueError):
@@ -64,8 +64,10 @@ def load_questions(path: Path, known_ids: set[str] | None = None) -> list[Questi
         if q.id in seen:
             raise QuestionSetError(f"{where}: duplicate id '{q.id}'")
         seen.add(q.id)
+        # DOC:LOCAL or a bare LOCAL of the default document; the default's kept bare
+        q.citations = [bare_id(c.strip(), DEFAULT_DOCUMENT) for c in q.citations]
         for cid in q.citations:
-            if not ID_PATTERN.match(cid) or (known_ids is not None and cid not in known_ids):
+            if not valid_citation_id(cid) or (known_ids is not None and cid not in known_ids):
                 raise QuestionSetError(f"{where}: unknown citation ID '{cid}'")
         if q.answerable and not q.citations:
             raise QuestionSetError(f"{where}: an answerable question needs citations")

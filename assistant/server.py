@@ -389,7 +389,7 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
         import ui
 
-        blocks = ui.build_ui(service)
+        blocks = ui.build_ui(service, settings)
         blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
         app = gr.mount_gradio_app(app, blocks, path="/", ssr_mode=False, **ui.launch_kwargs())
     return app
@@ -601,7 +601,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     warnings.filterwarnings("ignore", module=r"gradio\.queueing")
     settings = get_settings()
     configure_logging()
-    from .startup import prepare_index
+    from .startup import building_objects, prepare_index
     from .workers import PoolService, WorkerPool, cpu_count
 
     n = workers or settings.workers or cpu_count()
@@ -617,7 +617,8 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
             settings = settings.model_copy(update={"concurrency": max(settings.concurrency, n)})
         import uvicorn
 
-        app = create_app(service, settings=settings)
+        with building_objects():  # no collector runs while start-up builds its objects
+            app = create_app(service, settings=settings)
         host, port = host or settings.host, port or settings.port
         logger.info(
             f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), "

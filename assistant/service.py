@@ -7,6 +7,7 @@ import threading
 import time
 
 from . import guard, prompts
+from .across import Across, period_notice
 from .answer.features import names_id
 from .answering import Answer, Composer, Source
 from .documents import load_plans
@@ -24,11 +25,13 @@ class Service:
         quiet_libraries()
         self.settings = settings
         self.library = Library(settings)
+        self._reload_lock = threading.Lock()
         self._library_stamp = self.library.stamp()
         self._library_version = self.library.version
         self.records = self.library.records()
         self.by_id = {r.id: r for r in self.records}
         self.index = PlanIndex(self.records, load_aliases(settings.corpus_dir))
+        self.across = Across.of(self.library.plans())
         self.embeddings = None
         self.manifest: dict | None = None
         from .answer.attribute import AttributeModel
@@ -95,17 +98,29 @@ class Service:
         stamp = self.library.stamp()
         if not force and stamp == self._library_stamp:
             return False
+        with self._reload_lock:  # two answers at once (the page's threads) reload once
+            return self._reload(stamp, force)
+
+    def _reload(self, stamp: tuple, force: bool) -> bool:
+        if not force and stamp == self._library_stamp:
+            return False
         self._library_stamp = stamp
         version = self.library.version
         if not force and version == self._library_version:
             return False
         self._library_version = version
         t0 = time.perf_counter()
-        self.records = self.library.records()
+        try:
+            records = self.library.records()
+        except Exception:  # answer from what was there rather than fail every question
+            logger.exception("library changed but could not be read; keeping the previous set")
+            return False
+        self.records = records
         self.by_id = {r.id: r for r in self.records}
         self.index = PlanIndex(self.records, load_aliases(self.settings.corpus_dir))
         self.retriever.index = self.index
         self.composer.index = self.index
+        self.across = Across.of(self.library.plans())
         if self.embeddings is not None:
             # a Chroma client keeps its own view of a persistent store: another process's
             # additions are seen only by a client opened after them
@@ -190,13 +205,17 @@ class Service:
                 Answer(question=text, text=verdict.reply, answered=False, reason=verdict.kind), t0
             )
         hist = guard.safe_history(history)
-        result = self.retriever.search(text, hist, k=self.settings.retrieval_k)
-        comp = self.composer.compose(text, result, hist)
-        if comp.answered:
-            comp = self._decide(text, result, comp)
+        if self.across is None:
+            result = self.retriever.search(text, hist, k=self.settings.retrieval_k)
+            comp = self.composer.compose(text, result, hist)
+            if comp.answered:
+                comp = self._decide(text, result, comp)
+            caveats = [prompts.PERIOD_NOTICE] if comp.answered and comp.quoted_standard else []
+        else:
+            result, comp, caveats = self._answer_across(text, hist)
         body = comp.text
-        if comp.answered and comp.quoted_standard:
-            body += f"\n\n> {prompts.PERIOD_NOTICE}"
+        for caveat in caveats:
+            body += f"\n\n> {caveat}"
         if result.degraded and self.embeddings is not None:
             notices.append("向量检索暂不可用，本次仅按关键词检索。")
         if notices:
@@ -216,6 +235,59 @@ class Service:
             self._with_llm(ans, hist)
         return self._finish(ans, t0)
 
+    def _answer_across(self, text: str, hist: list[dict]):
+        """The answer when the library holds several documents (assistant/across.py): a
+        document the question names narrows the sources; the newest document in force answers
+        first and the older one is named after it; each document's own period caveat."""
+        across = self.across
+        k = self.settings.retrieval_k
+        named = across.named_documents(text)
+        result = self.retriever.search(text, hist, k=k * 4 if named else k)
+        if named:
+            only = [h for h in result.hits if self._document_of(h.id) in named]
+            result.hits = (only or result.hits)[:k]
+            if len(named) == 1:
+                about = across.about_document(named[0], text)
+                if about is not None:
+                    first = [h for h in result.hits if h.id == about.citations[0]]
+                    result.hits = first + [h for h in result.hits if h not in first]
+                    return result, about, []
+        # a year after the plan's period is no reason to decline when the documents that
+        # answer speak for it
+        speaking = named or {self._document_of(h.id) for h in result.hits[:3]}
+        covered = across.covered_years(result.intent.years, speaking)
+        result.intent.years = [y for y in result.intent.years if y not in covered]
+        older = across.newer_first(result, self._document_of)
+        across.by_evidence(result, self._document_of)
+        comp = self.composer.compose(text, result, hist)
+        if comp.answered:
+            comp = self._decide(text, result, comp)
+        if not comp.answered:
+            return result, comp, []
+        first = self._document_of(comp.citations[0]) if comp.citations else ""
+        caveats = [self._caveat(first)] if comp.quoted_standard and first else []
+        if older and first and first != self._document_of(older[0].id):
+            old = across.older_part(self.composer, text, result, older, hist)
+            if old.answered and old.citations:
+                was = self._document_of(old.citations[0])
+                comp = comp.model_copy(
+                    update={
+                        "text": f"{across.lead(first)}\n\n{comp.text}\n\n"
+                        f"{across.label(was)}为：{old.text}",
+                        "citations": comp.citations
+                        + [c for c in old.citations if c not in comp.citations],
+                    }
+                )
+                if old.quoted_standard:
+                    caveats.append(self._caveat(was))
+        return result, comp, list(dict.fromkeys(caveats))
+
+    def _caveat(self, doc: str) -> str:
+        meta = self.across.metas.get(doc) if self.across else None
+        if meta is None or doc == self.composer.meta.id:
+            return prompts.PERIOD_NOTICE
+        return period_notice(meta)
+
     def _decide(self, text: str, result, comp):
         """Does the best evidence answer what is asked? The learned model says; without it,
         the evidence threshold of settings does."""
@@ -225,7 +297,17 @@ class Service:
             and (names_id(text) or self.index.names_record(text))
         ):
             return comp  # a record named by its number or by name alone: a lookup
-        if self.decider is not None:
+        other = (
+            self.across is not None
+            and bool(result.hits)
+            and self._document_of(result.hits[0].id) != self.composer.meta.id
+        )
+        if other:
+            # the learned model knows the default plan (its training questions ask about it,
+            # and call 高龄津贴 amounts a trap): another document's source needs its own support
+            named = self._document_of(result.hits[0].id) in self.across.named_documents(text)
+            ok = self.across.supported(result.hits[0], self.settings.min_evidence, named)
+        elif self.decider is not None:
             ok, p = self.decider.decide(self.index, text, result)
             result.timings["answerable_p"] = p
         else:

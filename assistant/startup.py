@@ -3,6 +3,8 @@ child process when it is missing or stale, so PyTorch never enters the serving p
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import os
@@ -57,3 +59,22 @@ def prepare_index(settings: Settings, unset: list[str] | tuple[str, ...] = ()) -
     done = subprocess.run(cmd, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(done.returncode)
+
+
+@contextlib.contextmanager
+def building_objects():
+    """Around start-up, which builds a few million objects that live as long as the process
+    (jieba's dictionary, the query tokenizer's pieces, pinyin tables, records, BM25, Gradio).
+
+    The cyclic collector runs after every few hundred new objects and, now and then, walks all
+    of them: with it off while they are built, a server starts ~40 % sooner (measured on the
+    Service). At the end one collection, then the survivors are frozen: later collections skip
+    them (no full walk of millions of objects in the middle of an answer), and a forked worker
+    does not write to their pages (they stay shared)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()

@@ -9,9 +9,12 @@ token bucket per client, one SQLite writer, one log stream per request).
 
 The workers are forked from one template: the first worker builds the Service (records, BM25,
 learned parts: the start-up work) and forks the others, so N workers start in the time of one
-and share those pages until written. Each then opens its own vector side (ONNX Runtime and
-Chroma run threads, which a fork does not carry). The front forks the first worker before it
-imports anything heavy, so the template and the page are built at the same time on two cores.
+and share those pages until written (the collector is kept off them: gc.freeze). With one
+encoder thread per worker the ONNX session is opened in the template too, so its weights
+(~100 MB) are shared; each worker then opens its own Chroma client (its threads would not
+survive a fork), and its own ONNX session when it runs several threads (a thread pool). The
+front forks the first worker before it imports anything heavy, so the template and the page
+are built at the same time on two cores.
 A worker that dies is replaced by a freshly spawned one; callers wait for a free worker.
 """
 
@@ -33,7 +36,7 @@ from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("answer", "search", "health")
+METHODS = ("answer", "search", "health", "add_document", "remove_document")
 
 
 def cpu_count() -> int:
@@ -72,7 +75,18 @@ def _serve(svc, conn: Connection, number: int) -> None:
 
     release_memory()
     conn.send(("ready", {"pid": os.getpid(), "worker": number, "health": svc.health()}, {}))
-    calls = {"answer": svc.answer, "search": svc.search, "health": svc.health}
+    from .ingest import IngestError
+    from .library import LibraryError
+
+    calls = {
+        "answer": svc.answer,
+        "search": svc.search,
+        "health": svc.health,
+        # the library changes in this worker; the others see its new version before their
+        # next answer (Service.refresh)
+        "add_document": lambda path, kw: svc.add_document(path, **kw),
+        "remove_document": svc.remove_document,
+    }
     while True:
         try:
             method, args = conn.recv()
@@ -80,6 +94,8 @@ def _serve(svc, conn: Connection, number: int) -> None:
             return  # the front is gone
         try:
             reply = ("ok", calls[method](*args), _state(svc))
+        except (IngestError, LibraryError) as e:  # refused with a message for the person
+            reply = ("refused", (type(e).__name__, e.message, getattr(e, "file", "")), _state(svc))
         except Exception as e:
             logger.exception("worker %d: %s failed", number, method)
             reply = ("error", f"{type(e).__name__}: {e}", _state(svc))
@@ -102,17 +118,16 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
         front_end.close()
     conns = [child for _, child in pairs]
     from .service import Service
+    from .startup import building_objects
 
-    svc = Service(settings, with_vectors=False)
-    embeddings = None
-    if vectors:  # the query tokenizer (~60 MB) too; its ONNX session opens after the fork
-        from .embeddings import make_embeddings
+    with building_objects():  # frozen after: the collector leaves their pages shared
+        svc = Service(settings, with_vectors=False)
+        embeddings = None
+        if vectors:  # the query tokenizer (~60 MB) and, with one thread, the ONNX session
+            from .embeddings import make_embeddings
 
-        embeddings = make_embeddings(settings)
-    import gc
-
-    gc.collect()
-    gc.freeze()  # the collector leaves the template's objects alone: their pages stay shared
+            embeddings = make_embeddings(settings)
+            _open_shared_session(embeddings, threads)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
     for number in range(1, len(conns)):
         if os.fork() == 0:
@@ -121,6 +136,21 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
             finally:
                 os._exit(0)
     _forked_main(svc, conns, 0, vectors, embeddings)
+
+
+def _open_shared_session(embeddings, threads: int) -> None:
+    """Open the ONNX session in the template, so the forks share its weights (~100 MB each).
+
+    Only with one encoder thread per worker: ONNX Runtime then runs the forward on the calling
+    thread and keeps no pool; a pool's threads would not exist in a fork. (Its one background
+    thread waits on a timer and is not needed to answer: tests answer in forks.)"""
+    encoder = getattr(embeddings, "query_encoder", None)
+    if encoder is None or threads != 1:
+        return
+    try:
+        encoder.session()
+    except Exception as e:  # each worker tries again on its first question, and reports it
+        logger.warning("query encoder session not opened before fork: %s", e)
 
 
 def _forked_main(svc, conns: list[Connection], number: int, vectors: bool, embeddings) -> None:
@@ -138,9 +168,12 @@ def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .server import configure_logging
     from .service import Service
+    from .startup import building_objects
 
     configure_logging()
-    _serve(Service(settings, with_vectors=vectors), conn, number)
+    with building_objects():
+        svc = Service(settings, with_vectors=vectors)
+    _serve(svc, conn, number)
 
 
 # ---------------------------------------------------------------- front side
@@ -240,6 +273,8 @@ class WorkerPool:
                     fut = w.pending.popleft()
                 if kind == "error":
                     fut.set_exception(WorkerError(payload))
+                elif kind == "refused":
+                    fut.set_exception(_refusal(*payload))
                 else:
                     fut.set_result(payload)
         except (EOFError, OSError):
@@ -323,6 +358,17 @@ class WorkerPool:
             self._template.join(timeout=5)
 
 
+def _refusal(kind: str, message: str, file: str) -> Exception:
+    """The worker's IngestError or LibraryError again, with its Chinese message."""
+    from .ingest import errors
+    from .library import LibraryError
+
+    if kind == "LibraryError":
+        return LibraryError(message)
+    cls = getattr(errors, kind, errors.IngestError)
+    return cls(message, file=file)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -353,19 +399,52 @@ class PoolService:
     """What the page and the API need from a Service, with answers computed by the pool."""
 
     def __init__(self, settings: Settings, pool: WorkerPool):
-        from .documents import all_records
+        from .library import Library
 
         self.settings = settings
         self.pool = pool
-        self.records = all_records(settings.corpus_dir)
-        self.by_id = {r.id: r for r in self.records}
+        self.library = Library(settings)  # reads only here; changes go through a worker
+        self._stamp: tuple | None = None
+        self._records: list = []
+        self._by_id: dict = {}
         self._feedback = None
+
+    def _current(self) -> None:
+        """The front's records (source cards, the 查询 tab) follow the library's list too."""
+        stamp = self.library.stamp()
+        if stamp != self._stamp:
+            self._records = self.library.records()
+            self._by_id = {r.id: r for r in self._records}
+            self._stamp = stamp
+
+    @property
+    def records(self) -> list:
+        self._current()
+        return self._records
+
+    @property
+    def by_id(self) -> dict:
+        self._current()
+        return self._by_id
 
     def answer(self, question: object, history: list[dict] | None = None):
         return self.pool.call("answer", question, history)
 
-    def search(self, query: object, k: int = 5, history: list[dict] | None = None):
-        return self.pool.call("search", query, k, history)
+    def search(
+        self,
+        query: object,
+        k: int = 5,
+        history: list[dict] | None = None,
+        documents: list[str] | None = None,
+    ):
+        return self.pool.call("search", query, k, history, documents)
+
+    def add_document(self, path, **kw):
+        """Library.add in one worker (it embeds); every worker answers from the new set next."""
+        return self.pool.call("add_document", str(path), kw)
+
+    def remove_document(self, doc_id: str):
+        return self.pool.call("remove_document", doc_id)
 
     def stream(self, question: object, history: list[dict] | None = None):
         from .service import Service

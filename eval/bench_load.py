@@ -1,16 +1,21 @@
-"""Load benchmark on loopback: 1 answer process against N, side by side in one run.
+"""Load benchmark on loopback: one process, one worker behind the front, N workers, side by side.
 
-    .venv/bin/python eval/bench_load.py [--workers 1,2] [--clients 1,50] [--duration 30]
-                                        [--page-users 10] [--rounds 1]
+    .venv/bin/python eval/bench_load.py [--workers 1,p1,2] [--clients 1,50] [--duration 30]
+                                        [--page-users 10] [--rounds 1] [--before DIR]
 
-For each worker count (in turn, and in reverse order again for every extra round) it starts
-`policyqa serve --workers W` on a free 127.0.0.1 port and measures:
+For each server (see `Server`: `1` one process, `pW` a front and W workers, `W/T` with T encoder
+threads per worker, `before:…` the same from the source tree DIR, e.g. `git archive` of the
+commit before a change; in turn, and in reverse order again for every extra round) it starts
+the server on a free 127.0.0.1 port and measures:
 
 - start to first answer: from launching the command to the first API answer (a new question);
-- idle memory once every worker is ready: RSS of each process of the server, their sum, and the
-  sum of PSS (shared pages counted once: forked workers share the template's pages);
+- idle memory once every worker is ready: RSS and PSS of each process of the server and their
+  sums (PSS counts a page shared by forked workers once: the honest whole-server figure);
 - API load with 1 and with 50 concurrent clients for a fixed time: answers/s, p50/p95 latency,
-  errors (any non-200 reply, malformed body or exception);
+  errors (any non-200 reply, malformed body or exception), and the CPU seconds of every process
+  (front, each worker, the load generator) over the load, per answer. The load generator is a
+  separate process with one thread: an event loop over kept-alive connections, its requests
+  encoded before the clock starts;
 - the page: gradio_client users calling the page's `/ask` endpoint (the Gradio queue);
 - memory again after the load.
 
@@ -34,11 +39,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,23 +154,32 @@ def ask(port: int, question: str, conn: http.client.HTTPConnection | None = None
             c.close()
 
 
-def start_server(
-    workers: int, port: int, questions: Questions, threads: int | None = None
-) -> tuple[subprocess.Popen, float]:
-    """Launch `policyqa serve`; (process, seconds from launch to the first answer).
-    ``threads``: CPU threads of each worker's query encoder (default: cores / workers)."""
+def start_server(config: Server, port: int, questions: Questions) -> tuple[subprocess.Popen, float]:
+    """Launch the server; (process, seconds from launch to the first answer)."""
     env = dict(
         os.environ,
+        PYTHONPATH=str(config.tree),
         POLICYQA_RATE_LIMIT_RPS="100000",
         POLICYQA_RATE_LIMIT_BURST="100000",
         POLICYQA_QUEUE_SIZE="512",
     )
-    if threads:
-        env["POLICYQA_TORCH_THREADS"] = str(threads)
-    exe = Path(sys.executable).parent / "policyqa"
+    if config.threads:
+        env["POLICYQA_TORCH_THREADS"] = str(config.threads)
+    if config.pool:  # the front and its pool even for one worker: see pool_main
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "pool",
+            str(port),
+            str(config.workers),
+        ]
+    else:
+        cmd = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--workers", str(config.workers)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cmd,
+        cwd=config.tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -187,7 +201,8 @@ def start_server(
 
 
 def wait_all_ready(port: int, workers: int, timeout: float = 120) -> None:
-    if workers == 1:
+    """Until /healthz counts `workers` ready answer processes (0: one process, nothing to wait)."""
+    if not workers:
         return
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -229,21 +244,21 @@ def process_tree(pid: int) -> list[int]:
 
 
 def memory(pid: int) -> dict:
-    """RSS per process (MB), their sum, and the sum of PSS (shared pages divided)."""
-    rss, pss = [], 0.0
+    """RSS and PSS of each process (MB; PSS divides a shared page among the processes that map
+    it, so their sum counts it once: the honest figure for forked workers), and their sums."""
+    rss, pss = [], []
     for p in process_tree(pid):
         try:
-            status = Path(f"/proc/{p}/status").read_text()
             rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
         except OSError:
             continue
-        rss.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
-        pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1)) / 1024
+        rss.append(int(re.search(r"^Rss:\s+(\d+)", rollup, re.M).group(1)) / 1024)
+        pss.append(int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1)) / 1024)
     return {
         "rss_mb": [round(x) for x in rss],
+        "pss_mb": [round(x) for x in pss],
         "rss_sum_mb": round(sum(rss)),
-        "rss_max_mb": round(max(rss)) if rss else 0,
-        "pss_sum_mb": round(pss),
+        "pss_sum_mb": round(sum(pss)),
     }
 
 
@@ -251,6 +266,8 @@ def memory(pid: int) -> dict:
 
 
 def summarize(name: str, lat: list[float], errors: int, seconds: float) -> dict:
+    import numpy as np  # not at the top: pool_main limits BLAS threads before numpy loads
+
     ok = len(lat)
     return {
         "name": name,
@@ -311,15 +328,158 @@ def _reconnect(make_client):
         return None
 
 
-def api_load(port: int, clients: int, duration: float, questions: Questions) -> dict:
-    return run_clients(
-        f"API, {clients} client{'s' if clients > 1 else ''}",
-        clients,
-        duration,
-        lambda: http.client.HTTPConnection("127.0.0.1", port, timeout=120),
-        lambda conn, q: ask(port, q, conn),
-        questions,
+def api_load(
+    port: int, clients: int, duration: float, questions: Questions, server_pid: int
+) -> dict:
+    """`clients` concurrent API clients in a separate process (`client` below: one thread, an
+    event loop, kept-alive connections, requests encoded before the clock starts), so the
+    load generator costs little and its cost is measured: CPU seconds of the client and of
+    every server process over the load, and per answer."""
+    name = f"API, {clients} client{'s' if clients > 1 else ''}"
+    bodies = [questions.next() for _ in range(int(duration * 400) + 500)]  # > any rate here
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(bodies, fh, ensure_ascii=False)
+    cmd = [sys.executable, __file__, "client", str(port), str(clients), str(duration), fh.name]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "start"
+        before = cpu_seconds(server_pid)
+        assert proc.stdout.readline().strip() == "stop"
+        after = cpu_seconds(server_pid)
+        result = json.loads(proc.stdout.readline())
+        proc.wait(timeout=120)
+    finally:
+        os.unlink(fh.name)
+        if proc.poll() is None:
+            proc.kill()
+    out = summarize(name, result["latencies_ms"], result["errors"], result["seconds"])
+    answers = max(1, out["requests"] - out["errors"])
+    procs = {
+        role: round(after[pid][1] - before[pid][1], 2)
+        for pid, (role, _) in after.items()
+        if pid in before
+    }
+    procs["client"] = round(result["cpu_s"], 2)
+    out["cpu_s"] = procs
+    out["cpu_ms_per_answer"] = {k: round(v * 1000 / answers, 1) for k, v in procs.items()}
+    out["server_cpu_ms_per_answer"] = round(
+        sum(v for k, v in procs.items() if k != "client") * 1000 / answers, 1
     )
+    return out
+
+
+def cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
+    """pid -> (role, user + system CPU seconds) for every process of a server: the front (or
+    the one process) first, then its workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    tree = process_tree(pid)
+    for n, p in enumerate(tree):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = ("front" if len(tree) > 1 else "server") if n == 0 else f"worker {n}"
+        out[p] = (role, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def client_main(port: int, clients: int, duration: float, path: str) -> None:
+    """The load generator's process: prints "start", "stop" (when time is up) and the result."""
+    bodies = [_request(port, q) for q in json.loads(Path(path).read_text(encoding="utf-8"))]
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        import asyncio
+
+        run = asyncio.run
+    print(json.dumps(run(_client_load(port, clients, duration, bodies))), flush=True)
+
+
+def _request(port: int, question: str) -> bytes:
+    body = json.dumps(
+        {"model": "policyqa", "messages": [{"role": "user", "content": question}]},
+        ensure_ascii=False,
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _client_load(port: int, clients: int, duration: float, bodies: list[bytes]) -> dict:
+    import asyncio
+    import resource
+
+    lat: list[float] = []
+    errors = 0
+    it = iter(bodies)
+    connections = []
+    for _ in range(clients):
+        try:
+            connections.append(await asyncio.open_connection("127.0.0.1", port))
+        except OSError:
+            errors += 1
+    print("start", flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    stop = t0 + duration
+
+    async def one(conn) -> None:
+        nonlocal errors
+        reader, writer = conn
+        while time.perf_counter() < stop:
+            body = next(it)
+            t = time.perf_counter()
+            try:
+                writer.write(body)
+                good = await _read_answer(reader)
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                good = False
+                writer.close()
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    errors += 1
+                    return
+            if good:
+                lat.append((time.perf_counter() - t) * 1000)
+            else:
+                errors += 1
+
+    async def timer() -> None:
+        await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+        print("stop", flush=True)
+
+    await asyncio.gather(timer(), *(one(c) for c in connections))
+    seconds = time.perf_counter() - t0
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = end.ru_utime + end.ru_stime - usage.ru_utime - usage.ru_stime
+    return {"latencies_ms": lat, "errors": errors, "seconds": seconds, "cpu_s": cpu}
+
+
+async def _read_answer(reader) -> bool:
+    """One HTTP/1.1 response: True when it is a 200 with a chat completion's answer."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = dict(ln.lower().split(": ", 1) for ln in lines[1:] if ": " in ln)
+    if "content-length" in headers:
+        data = await reader.readexactly(int(headers["content-length"]))
+    else:  # chunked
+        data = b""
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            data += chunk[:-2]
+    if status != 200:
+        return False
+    return bool(json.loads(data)["choices"][0]["message"]["content"])
 
 
 def page_load(port: int, users: int, duration: float, questions: Questions) -> dict:
@@ -339,25 +499,90 @@ def page_load(port: int, users: int, duration: float, questions: Questions) -> d
     )
 
 
-def bench(config: str, args) -> dict:
-    """One server: `W` workers, or `W/T` with T encoder threads per worker."""
-    workers, _, threads = config.partition("/")
-    workers = int(workers)
+@dataclass
+class Server:
+    """One server to measure: `policyqa serve --workers W` from a source tree.
+
+    Written `W` (1: everything in one process; 2: a front and 2 workers), `pW` (a front and W
+    workers even for W = 1, through pool_main), `W/T` (T encoder threads per worker), and
+    `before:…` for the same from the tree given with --before (the code before a change)."""
+
+    label: str
+    tree: Path
+    workers: int
+    pool: bool  # launched through pool_main
+    threads: int | None
+
+    @property
+    def front(self) -> bool:
+        return self.pool or self.workers > 1
+
+    @classmethod
+    def parse(cls, text: str, before: Path | None) -> Server:
+        tree = ROOT
+        spec = text
+        if spec.startswith("before:"):
+            if before is None:
+                raise SystemExit("before:… needs --before DIR")
+            tree, spec = before, spec.removeprefix("before:")
+        spec, _, threads = spec.partition("/")
+        pool = spec.startswith("p")
+        workers = int(spec.removeprefix("p"))
+        return cls(text, tree, workers, pool, int(threads) if threads else None)
+
+
+def pool_main(port: int, workers: int) -> None:
+    """`policyqa serve` with the pool also for one worker (a front and one answer process),
+    which the command itself never runs (1 means one process): the same steps as
+    assistant.server.serve, for comparing one worker behind the front with two."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    from assistant.server import configure_logging, create_app, proxy_options
+    from assistant.settings import get_settings
+    from assistant.startup import building_objects
+    from assistant.workers import PoolService, WorkerPool
+
+    settings = get_settings()
+    configure_logging()
+    service = PoolService(settings, WorkerPool(settings, workers))
+    settings = settings.model_copy(update={"concurrency": max(settings.concurrency, workers)})
+    import uvicorn
+
+    with building_objects():
+        app = create_app(service, settings=settings)
+    try:
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            **proxy_options(settings),
+        )
+    finally:
+        service.close()
+
+
+def bench(config: Server, args) -> dict:
     questions = Questions(seed=args.seed)  # the same sequence for every server
     port = free_port()
-    proc, first = start_server(workers, port, questions, int(threads) if threads else None)
+    proc, first = start_server(config, port, questions)
     try:
-        wait_all_ready(port, workers)
+        wait_all_ready(port, config.workers if config.front else 0)
         time.sleep(2)
         idle = memory(proc.pid)
-        runs = [api_load(port, c, args.duration, questions) for c in args.clients]
+        runs = [api_load(port, c, args.duration, questions, proc.pid) for c in args.clients]
         if args.page_users:
             runs.append(page_load(port, args.page_users, args.duration, questions))
         after = memory(proc.pid)
     finally:
         stop_server(proc)
     return {
-        "workers": config,
+        "server": config.label,
+        "workers": config.workers,
+        "front": config.front,
+        "encoder_threads": config.threads,
         "start_to_first_answer_s": round(first, 2),
         "idle": idle,
         "after_load": after,
@@ -367,9 +592,14 @@ def bench(config: str, args) -> dict:
 
 def cli_first_answer(questions: Questions) -> float:
     """`policyqa ask` from launch to printed answer (one process, nothing warm)."""
-    exe = Path(sys.executable).parent / "policyqa"
     t0 = time.perf_counter()
-    subprocess.run([str(exe), "ask", questions.next()], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", questions.next()],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=True,
+        capture_output=True,
+    )
     return round(time.perf_counter() - t0, 2)
 
 
@@ -377,9 +607,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--workers",
-        default=f"1,{os.cpu_count() or 2}",
-        help="servers to compare: worker counts, W/T for T encoder threads per worker (1/1,1,2)",
+        default=f"1,p1,{os.cpu_count() or 2}",
+        help="servers to compare (see Server): 1 one process, pW a front and W workers, "
+        "W/T T encoder threads per worker, before:… from --before",
     )
+    ap.add_argument("--before", type=Path, help="a source tree of the code before a change")
     ap.add_argument("--clients", default="1,50", help="concurrent API clients, e.g. 1,50")
     ap.add_argument("--duration", type=float, default=30, help="seconds per load")
     ap.add_argument("--page-users", type=int, default=10, help="page users (0: no page load)")
@@ -387,18 +619,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14)
     args = ap.parse_args()
     args.clients = [int(x) for x in args.clients.split(",")]
-    order = args.workers.split(",")
+    order = [Server.parse(w, args.before) for w in args.workers.split(",")]
     load = os.getloadavg()
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "cpus": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in load],
         "cli_ask_s": cli_first_answer(Questions(seed=args.seed + 1)),
+        "before": str(args.before) if args.before else None,
         "servers": [],
     }
     for r in range(args.rounds):
         for w in order if r % 2 == 0 else order[::-1]:
-            print(f"-- {w} worker(s), round {r + 1}", file=sys.stderr)
+            print(f"-- {w.label}, round {r + 1}", file=sys.stderr)
             results["servers"].append(bench(w, args))
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     out = ROOT / "eval" / "reports" / "load.json"
@@ -414,25 +647,33 @@ def print_table(results: dict) -> None:
         f"`policyqa ask` start to answer {results['cli_ask_s']} s"
     )
     print()
-    print("| workers | start → first answer | idle RSS (per process; sum; PSS sum) | after load |")
+    print("| server | start → first answer | idle RSS; PSS per process (sums) MB | after load |")
     print("|---|---|---|---|")
     for s in results["servers"]:
         i, a = s["idle"], s["after_load"]
         print(
-            f"| {s['workers']} | {s['start_to_first_answer_s']} s | {i['rss_mb']}; "
-            f"{i['rss_sum_mb']}; {i['pss_sum_mb']} MB | {a['rss_mb']}; {a['rss_sum_mb']}; "
-            f"{a['pss_sum_mb']} MB |"
+            f"| {s['server']} | {s['start_to_first_answer_s']} s | "
+            f"{i['rss_mb']} ({i['rss_sum_mb']}); {i['pss_mb']} ({i['pss_sum_mb']}) | "
+            f"{a['rss_mb']} ({a['rss_sum_mb']}); {a['pss_mb']} ({a['pss_sum_mb']}) |"
         )
     print()
-    print("| workers | load | answers | errors | answers/s | p50 ms | p95 ms |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | load | answers | errors | answers/s | p50 ms | p95 ms | CPU ms per answer |")
+    print("|---|---|---|---|---|---|---|---|")
     for s in results["servers"]:
         for r in s["runs"]:
+            cpu = r.get("cpu_ms_per_answer")
+            cpu = ", ".join(f"{k} {v}" for k, v in cpu.items()) if cpu else ""
             print(
-                f"| {s['workers']} | {r['name']} | {r['requests'] - r['errors']} | {r['errors']} | "
-                f"{r['answers_per_s']} | {r['p50_ms']} | {r['p95_ms']} |"
+                f"| {s['server']} | {r['name']} | {r['requests'] - r['errors']} | {r['errors']} |"
+                f" {r['answers_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {cpu} |"
             )
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["pool"]:
+        pool_main(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:2] == ["client"]:
+        _, _, port, clients, duration, path = sys.argv
+        client_main(int(port), int(clients), float(duration), path)
+    else:
+        main()

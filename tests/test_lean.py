@@ -438,3 +438,55 @@ def test_two_servers_share_one_chroma_server(tmp_path):
             _stop(proc)
         chroma.terminate()
         chroma.wait(timeout=30)
+
+
+SHARED_SESSION = r"""
+import json, os, re, sys
+from pathlib import Path
+from assistant import onnx_query
+from assistant.workers import _open_shared_session
+
+def private_kb():
+    t = Path("/proc/self/smaps_rollup").read_text()
+    return sum(int(x) for x in re.findall(r"Private_(?:Clean|Dirty):\s+(\d+)", t))
+
+class Emb:  # what the template holds: embeddings with a query encoder
+    query_encoder = onnx_query.load(Path(sys.argv[1]), threads=int(sys.argv[2]))
+
+_open_shared_session(Emb, int(sys.argv[2]))
+opened = Emb.query_encoder._session is not None
+r, w = os.pipe()
+if os.fork() == 0:
+    before = private_kb()
+    vec = Emb.query_encoder.encode(sys.argv[3])
+    os.write(w, json.dumps({"vec": vec.tolist(), "grew_kb": private_kb() - before}).encode())
+    os._exit(0)
+os.close(w)
+child = json.loads(os.read(r, 1 << 20).decode())
+os.wait()
+want = Emb.query_encoder.encode(sys.argv[3]).tolist()
+print(json.dumps({"opened": opened, "same": child["vec"] == want, "grew_kb": child["grew_kb"]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_thread_workers_share_the_encoder_opened_before_the_fork(service, threads):
+    """With one encoder thread a worker's session is opened in the template: a fork answers with
+    the same vector and copies little (a session of its own would cost ~100 MB); with two
+    threads (a thread pool, which a fork would not carry) each worker opens its own."""
+    bundle = str(service.embeddings.query_encoder.path)
+    out = subprocess.run(
+        [sys.executable, "-c", SHARED_SESSION, bundle, str(threads), QUESTION],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["same"] and got["opened"] == (threads == 1)
+    if threads == 1:
+        assert got["grew_kb"] < 40_000, got  # the weights stayed shared
+    else:
+        assert got["grew_kb"] > 60_000, got  # its own session: the weights copied in

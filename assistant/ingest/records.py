@@ -34,10 +34,16 @@ class Record(BaseModel):
     path: list[str] = Field(default_factory=list, description="heading path, outermost first")
     domain: str | None = None
     plan: str = ""
+    document: str = Field(
+        "",
+        exclude=True,
+        description="the document's name in citations (《…》), set for documents other than the "
+        "default plan, whose citations keep their own words (规划第三部分…)",
+    )
 
     @property
     def readable(self) -> str:
-        return readable_citation(self.id, self.title)
+        return readable_citation(self.id, self.title, self.document)
 
     def fields(self) -> list[tuple[str, str]]:
         """Labelled fields for a card, in reading order."""
@@ -219,8 +225,23 @@ def section_id(key: str) -> str:
     return f"章节-{key}"
 
 
-def readable_citation(cid: str, title: str = "") -> str:
+def document_name(title: str, issuer: str = "", doc_number: str = "") -> str:
+    """How citations name a document: 《title》 without the issuers before 关于 (a notice's
+    title starts with them), else 〔文号〕."""
+    short = re.sub(r"^.{2,60}?关于(?=.{4,})", "", title) if "关于" in title else title
+    if short:
+        return f"《{short}》"
+    return doc_number
+
+
+def readable_citation(cid: str, title: str = "", document: str = "") -> str:
     cid = cid.partition(":")[2] or cid
+    if document:
+        return document + _local_readable(cid, title, plan=False)
+    return _local_readable(cid, title, plan=True)
+
+
+def _local_readable(cid: str, title: str, plan: bool) -> str:
     kind, _, rest = cid.partition("-")
     if kind == "清单":
         return f"清单第{rest}项「{title}」" if title else f"清单第{rest}项"
@@ -233,12 +254,13 @@ def readable_citation(cid: str, title: str = "") -> str:
     if m := re.fullmatch(r"附件(\d+)", kind):
         return f"附件{m.group(1)}第{rest}行「{title}」" if title else f"附件{m.group(1)}第{rest}行"
     if kind == "章节" and rest == "序言":
-        return "规划序言"
+        return "规划序言" if plan else "正文开头"
     if kind == "章节" and rest.startswith(("第", "附件")):
         return f"{rest}「{title}」" if title else rest
     if kind == "章节":
         top, sub = rest[0], rest[1:]
-        return f"规划第{top}部分{sub}「{title}」" if title else f"规划第{top}部分{sub}"
+        where = f"{'规划' if plan else ''}第{top}部分{sub}"
+        return f"{where}「{title}」" if title else where
     return cid
 
 
