@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from . import prompts
+from .answer import premise
 from .answer.features import missing_ref
 from .documents import Box, PlanMeta, Section, ServiceItem, Task, indicator_line
 from .intents import Intent, detect
@@ -196,6 +197,27 @@ class Composer:
         if isinstance(rec, Box) and rec.number == 1:
             return self._indicator(rec, top, focus)
         return self._passage(rec, top, expanded, intent)  # the plan's own words count
+
+    def check_premise(self, question: str, comp: Composition) -> Composition:
+        """An answer to "是不是…/…对吗" whose quoted records do not hold the figure or the unit
+        the question states says so first, and is not a yes (answer/premise.py)."""
+        if not comp.answered or not comp.citations:
+            return comp
+        evidence = " ".join(
+            self.index.records[c].text for c in comp.citations if c in self.index.records
+        )
+        claims = premise.unsupported(
+            question, evidence, self.index.units, lambda s: self.index.expand(s)[0]
+        )
+        if not claims:
+            return comp
+        return Composition(
+            text=prompts.FALSE_PREMISE.format(claims="、".join(claims)) + "\n\n" + comp.text,
+            citations=comp.citations,
+            answered=False,
+            reason="false_premise",
+            quoted_standard=comp.quoted_standard,
+        )
 
     def not_in_plan(self, question: str, result: SearchResult) -> Composition:
         """The decline for evidence that does not answer the question, naming what is near."""

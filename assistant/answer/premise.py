@@ -1,0 +1,72 @@
+"""A claim the question makes, checked against the evidence before the answer says yes.
+
+"是不是一年给两千块？", "低保是市人社局牵头，对吗？", "听说要拖到二〇二〇年才弄完是吧": a person
+who asks to confirm a figure or a department states it. When the records the answer quotes do not
+hold that figure (in any notation, with its unit) or that department, the plan does not say what
+the question says: the answer says so first and quotes what the plan does say, and it is not
+counted as answered (the premise is false or unsupported).
+
+Only the clauses that ask for confirmation count, so a person's own situation ("我今年62了，
+是不是能领…") is not taken for a claim about the plan."""
+
+from __future__ import annotations
+
+import re
+
+from . import numbers
+
+# asking to confirm what the clause states
+CONFIRM = re.compile(
+    r"是不是|是否|对吗|对吧|对不对|对么|是吧|是吗|是么|真的吗|真的假的|真假|没错吧|属实|是这样吗"
+    r"|吧[？?！!。…]*$|没错[吧吗]"
+)
+# a clause that reports a claim ("听说…", "网上说…", "规划里写着…")
+_REPORTED = re.compile(r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是")
+_CLAUSE = re.compile(r"[，,。；;！!？?\s]+")  # spoken text separates clauses by spaces too
+# a figure as written, to show the claim back in the person's own words: Arabic digits, or a
+# Chinese numeral with what it counts (两千块, 十二年, 百分之二十), never 百 in 老百姓 or 一块儿
+_SHOWN = re.compile(
+    r"百分之[零一二两三四五六七八九十百点]+"
+    r"|\d+(?:\.\d+)?[万亿]?(?:周岁|[%％元岁倍年月天人次户套项个名所张块](?!儿))?"
+    r"|[〇零一二两三四五六七八九十百千万点]{1,8}(?:周岁|[%％元岁倍年户套名所张]|块(?!儿))"
+)
+# references to the plan's own parts are not figures it states (分工14, 专栏5, 附件2, 第56项)
+_REFERENCE = re.compile(
+    r"(?:清单|分工|专栏|附件|第)\s*[\d〇零一二两三四五六七八九十百]+(?:项|个|部分)?"
+)
+
+
+def claim_clauses(question: str) -> list[str]:
+    """The clauses that state something to be confirmed: the one asking to confirm, and
+    those that report what was heard."""
+    clauses = [c for c in _CLAUSE.split(question) if c.strip()]
+    if not CONFIRM.search(question):
+        return []
+    out = []
+    for i, c in enumerate(clauses):
+        if CONFIRM.search(c) or _REPORTED.search(c):
+            if i and len(CONFIRM.sub("", c).strip()) <= 2:
+                out.append(
+                    clauses[i - 1]
+                )  # "…由市民政局牵头负责，对吗？": the tag confirms the clause before
+            out.append(c)
+    return list(dict.fromkeys(out)) or clauses[-1:]
+
+
+def unsupported(question: str, evidence: str, units: list[str], expand=None) -> list[str]:
+    """What the question's claim clauses state that the evidence does not hold: figures (as
+    written by the person) and the names of units (``expand`` adds the official name of a
+    unit written in other words: 人社局 → 市人力资源社会保障局), in the order written."""
+    out: list[str] = []
+    for clause in claim_clauses(question):
+        named = expand(clause) if expand else clause
+        for m in _SHOWN.finditer(_REFERENCE.sub(" ", clause)):
+            shown = m.group(0).strip("，,.")
+            if not shown or not numbers.quantities(shown):
+                continue
+            if numbers.unsupported_quantities(shown, evidence) and shown not in out:
+                out.append(shown)
+        for unit in units:
+            if unit in named and unit not in evidence and unit not in out:
+                out.append(unit)
+    return out

@@ -1,0 +1,54 @@
+"""A figure or a department the question asks to confirm, checked against what the answer
+quotes. Wording from none of the question sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer import premise
+
+
+@pytest.mark.parametrize(
+    ("question", "claim"),
+    [
+        ("散居孤儿的生活费是每人每月八百元，对吧？", "八百元"),
+        ("网上说普惠幼儿园的困难孩子一年资助三千元，是不是真的", "三千元"),
+        ("孤儿养育保障是市人社局牵头，没错吧", "市人力资源社会保障局"),
+    ],
+)
+def test_a_claim_the_evidence_does_not_hold_is_not_confirmed(bm25_service, question, claim):
+    composer = bm25_service.composer
+    card = composer.compose(question, bm25_service.retriever.search(question), [])
+    assert card.answered  # the right record is found and would be shown as a yes
+    checked = composer.check_premise(question, card)
+    assert not checked.answered and checked.reason == "false_premise"
+    assert claim in checked.text.split("\n")[0]
+    assert checked.citations == card.citations  # what the plan does say, with its source
+    assert card.text in checked.text
+    assert not bm25_service.answer(question).answered
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "散居孤儿每人每月1120元，对吗？",
+        "听说机构集中养育的孤儿每月一千四百一十元，是真的吗",
+        "最低生活保障是市民政局牵头的吧？",
+    ],
+)
+def test_a_claim_the_evidence_holds_is_answered(bm25_service, question):
+    ans = bm25_service.answer(question)
+    assert ans.answered and ans.reason != "false_premise", ans.text
+
+
+def test_only_the_clauses_asking_to_confirm_are_claims():
+    # the person's own age is their situation, not a claim about the plan
+    clauses = premise.claim_clauses("我爸今年七十三了 听说老人体检不要钱 是不是真的")
+    assert all("七十三" not in c for c in clauses)
+    assert premise.claim_clauses("散居孤儿每月多少钱") == []
+
+
+def test_references_and_words_are_not_figures():
+    evidence = "为城乡困难居民提供基本殡葬服务。"
+    for q in ("分工14是市公安局牵头吧", "老百姓去看戏是不是不要钱", "是不是几个部门一块儿管"):
+        assert premise.unsupported(q, evidence, []) == [], q
