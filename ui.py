@@ -71,6 +71,10 @@ footer .show-api, footer a, footer button, footer span {color: #52525b !importan
   transition: none !important; /* the theme's 0.2 s transition would fade the ring in from white */
 }
 #intro-row {align-items: flex-start}
+/* an empty dropdown's text is the theme's pale grey (1.9:1): the body colour in every mode */
+#doc-remove-pick input.subdued, #doc-filter input.subdued {color: var(--body-text-color) !important}
+.doc-file label {display: block; font-weight: 600; margin-bottom: 6px}
+.doc-file input[type="file"] {max-width: 100%}
 #elder-toggle {flex: 0 0 auto !important; width: auto !important; min-width: 0 !important}
 #elder-toggle label {font-weight: 600; white-space: nowrap}
 #elder-toggle input[type="checkbox"] {width: 20px; height: 20px}
@@ -336,6 +340,11 @@ JS_REMOVE = (
 )
 
 
+def say(text: str, ok: bool) -> str:
+    """A status line of the 文件 tab (as the browser's upload and removal write them)."""
+    return f'<p role="status" data-ok="{int(ok)}">{html.escape(text)}</p>'
+
+
 def document_rows(docs) -> list[list]:
     """The 文件 tab's table: what a person recognises a document by, its ID last."""
     return [
@@ -485,11 +494,12 @@ def build_ui(service, settings=None) -> gr.Blocks:
 
     @polite
     def ask_remove(doc_id: str):
+        """The confirmation first: nothing is removed by one click."""
         doc = next((d for d in documents() if d.id == doc_id), None) if doc_id else None
         if doc is None:
-            return gr.update(visible=False), "请先选择要删除的文件。"
+            return gr.update(visible=False), "", say("请先选择要删除的文件。", ok=False)
         text = f"确定删除《{doc.title}》（{doc.id}，{doc.records} 条）吗？删除后它不再用于回答。"
-        return gr.update(visible=True), text
+        return gr.update(visible=True), text, ""
 
     @polite
     def browse(domain, unit):
@@ -759,7 +769,10 @@ def build_ui(service, settings=None) -> gr.Blocks:
                 api_visibility="private",
             ).then(**listing)
             remove.click(
-                ask_remove, to_remove, [confirm_row, confirm_text], api_visibility="private"
+                ask_remove,
+                to_remove,
+                [confirm_row, confirm_text, doc_status],
+                api_visibility="private",
             )
             cancel.click(
                 lambda: (gr.update(visible=False), ""),

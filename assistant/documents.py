@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -228,7 +229,36 @@ def read_overrides_extra(path: Path) -> dict:
 
 @cache
 def _library_plan(path: str, stamp: tuple) -> Plan:
-    return load_document(Path(path))
+    """Parsed once per file version: in this process (memory) and across processes (a JSON copy
+    of the records in ``.parsed/`` beside it, keyed by the file's and .toml's size and time and
+    by the parser's own source, so a changed parser parses again). A PDF takes seconds to
+    parse; its records load in milliseconds."""
+    src = Path(path)
+    key = hashlib.sha256(repr((stamp, _parser_version())).encode()).hexdigest()[:16]
+    cached = src.parent / ".parsed" / f"{src.stem}-{key}.json"
+    try:
+        plan = Plan.model_validate_json(cached.read_bytes())
+    except (OSError, ValueError):
+        plan = load_document(src)
+        with contextlib.suppress(OSError):
+            cached.parent.mkdir(exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(plan.model_dump_json(), encoding="utf-8")
+            tmp.replace(cached)
+        return plan
+    # the document's name in citations is not stored with each record
+    name = document_name(plan.meta.title, plan.meta.issuer, plan.meta.doc_number)
+    plan.records = [r.model_copy(update={"document": name}) for r in plan.records]
+    return plan
+
+
+@cache
+def _parser_version() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for f in [here / "documents.py", *sorted((here / "ingest").glob("*.py"))]:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _stamp(path: Path) -> tuple:

@@ -222,7 +222,8 @@ class Library:
                 self._write_manifest(entries)
                 raise
             stored = self.dir / entry["file"]
-            for f in (stored, stored.with_suffix(".toml")):
+            parsed = list((self.dir / ".parsed").glob(f"{stored.stem}-*.json"))
+            for f in (stored, stored.with_suffix(".toml"), *parsed):
                 with contextlib.suppress(OSError):
                     f.unlink()
         logger.info("library: removed %s", doc_id)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import test_browser
 from tests.test_browser import (
+    ADMIN_KEY,
     ARTIFACTS,
     CHROMIUM,
     last_answer,
@@ -27,6 +29,7 @@ pytestmark = [
     ),
 ]
 
+admin_live = test_browser.admin_live  # the server with an administrator's key (a fixture)
 DESKTOP = {"width": 1100, "height": 1400}
 PHONE = {"width": 390, "height": 844}
 QUESTION = "散居孤儿每个月生活费多少？"
@@ -155,6 +158,14 @@ def test_axe_finds_nothing_serious_on_both_tabs_and_nothing_breaks_at_390px(
     pg.set_viewport_size(DESKTOP)
     problems["查询 desktop"] = axe_serious(pg, "查询 desktop", log)
 
+    pg.get_by_role("tab", name="文件").click()  # read-only here: no administrator's key is set
+    pg.locator("#doc-mode").get_by_text("只读").wait_for(timeout=20_000)
+    problems["文件 desktop"] = axe_serious(pg, "文件 desktop", log)
+    pg.set_viewport_size(PHONE)
+    problems["文件 390px"] = axe_serious(pg, "文件 390px", log) + layout_breaks(pg)
+    pg.screenshot(path=str(ARTIFACTS / f"{mode}-{scheme}-390-docs.png"))
+    pg.set_viewport_size(DESKTOP)
+
     (ARTIFACTS / f"axe-{mode}-{scheme}.json").write_text(json.dumps(log, ensure_ascii=False))
     assert {k: v for k, v in problems.items() if v} == {}
     assert is_elder(pg) == (mode == "elder")  # the mode held through the whole conversation
@@ -162,6 +173,31 @@ def test_axe_finds_nothing_serious_on_both_tabs_and_nothing_breaks_at_390px(
     if mode == "elder" and scheme == "dark":  # switched off: the system's dark colours return
         pg.get_by_text("长辈版（大字、高对比）").click()
         pg.wait_for_function("document.body.classList.contains('dark')")
+
+
+@pytest.mark.parametrize("mode", ["normal", "elder"])
+def test_axe_finds_nothing_serious_in_the_administrators_document_tools(
+    new_context, admin_live, mode
+):
+    """The 文件 tab with an administrator's key set: the key box, then the upload and removal
+    tools with the removal's confirmation, at desktop width and at 390 px."""
+    pg = open_page(new_context(), f"{admin_live.url}/?mode={mode}")
+    pg.get_by_role("tab", name="文件").click()
+    pg.locator("#admin-key input").fill(ADMIN_KEY)
+    pg.locator("#admin-key input").press("Enter")  # by keyboard: Enter checks the key
+    pg.locator("#doc-file").wait_for(state="visible", timeout=20_000)
+    pg.locator("#doc-remove").click()  # nothing chosen: a message, no confirmation
+    pg.locator("#doc-status").get_by_text("请先选择").wait_for(timeout=20_000)
+    log: dict = {}
+    problems = {"文件 admin desktop": axe_serious(pg, "文件 admin desktop", log)}
+    pg.set_viewport_size(PHONE)
+    problems["文件 admin 390px"] = axe_serious(pg, "文件 admin 390px", log) + layout_breaks(pg)
+    pg.screenshot(path=str(ARTIFACTS / f"{mode}-390-docs-admin.png"), full_page=True)
+    (ARTIFACTS / f"axe-docs-admin-{mode}.json").write_text(json.dumps(log, ensure_ascii=False))
+    assert {k: v for k, v in problems.items() if v} == {}
+    # the file input is named for screen readers, and takes the formats the library reads
+    assert pg.locator("#doc-file").get_attribute("accept") == ".txt,.md,.markdown,.docx,.pdf"
+    assert pg.get_by_label("选择文件（.txt、.md、.docx 或文字版 .pdf）").count() == 1
 
 
 # ------------------------------------------------------------------ 长辈版

@@ -54,7 +54,11 @@ def _copy(src: Path, dst_dir: Path, name: str | None = None) -> Path:
 def _snapshot(settings: Settings) -> dict:
     """What must not change when an operation fails: files, the index and its manifest."""
     lib = settings.library_path
-    files = {p.name: p.read_bytes() for p in sorted(lib.iterdir())} if lib.exists() else {}
+    files = (
+        {p.name: p.read_bytes() for p in sorted(lib.iterdir()) if p.is_file()}  # not .parsed/
+        if lib.exists()
+        else {}
+    )
     col = get_collection(settings)
     got = col.get(include=["documents"])
     return {
@@ -495,3 +499,17 @@ def test_a_stored_file_gone_missing_leaves_the_rest_answering(tmp_settings, tmp_
     svc = Service(tmp_settings, embeddings=FakeEmbeddings())
     a = svc.answer("散居孤儿每个月生活费多少？")
     assert a.answered and "1350元" in a.text
+
+
+def test_parsed_records_are_kept_beside_the_file_and_give_the_same_records(lib, tmp_path):
+    from assistant import documents
+
+    lib.add(_copy(RULES, tmp_path / "in"))
+    first = {r.id: (r.readable, r.text) for r in lib.records()}
+    cached = list((lib.dir / ".parsed").glob("jn-fixture-rules-*.json"))
+    assert len(cached) == 1
+    documents._library_plan.cache_clear()  # a new process: from the JSON copy, same records
+    assert {r.id: (r.readable, r.text) for r in lib.records()} == first
+    assert first["jn-fixture-rules:条款-3"][0] == "《济南市临时救助实施办法》第三条"
+    lib.remove("jn-fixture-rules")
+    assert not list((lib.dir / ".parsed").glob("jn-fixture-rules-*"))
