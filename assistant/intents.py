@@ -226,5 +226,12 @@ def detect(question: str, units: list[str]) -> Intent:
 
 
 def _jinan_context(q: str, place: str) -> bool:
-    """'山东' or a district name inside a Jinan phrase is not another place."""
-    return place in {"山东"} or f"济南{place}" in q
+    """'山东' or a district name inside a Jinan phrase is not another place, nor is where the
+    person comes from ("俺是河南过来的", "老家在潍坊", "外地户口，河南的"): they ask about here."""
+    if place in {"山东"} or f"济南{place}" in q:
+        return True
+    origin = re.compile(
+        rf"(?:从|来自|老家(?:是|在)?|户口(?:是|在)|户籍(?:是|在)|俺是|我是|咱是){place}"
+        rf"|{place}[^，,。？?！!]{{0,3}}(?:来的|过来|人[，,。 ]|人$|户口|户籍|老家)"
+    )
+    return bool(origin.search(q))

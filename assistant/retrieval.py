@@ -62,6 +62,7 @@ class SearchResult:
 # ---------------------------------------------------------------- follow-ups
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_BARE_ORDINAL = re.compile(r"(?<![清单分工专栏\d])第(\d{1,3})项")
 _FOLLOWUP = re.compile(
     r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
     r"|呢[？?。！!]*$"
@@ -428,6 +429,7 @@ class PlanRetriever(BaseRetriever):
         k = k or self.k
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        question = self.resolve_ordinal(question, history)
         query, followup, prior = self.rewrite(question, history)
         expanded, added = self.index.expand(query)
         focus_expanded, _ = self.index.expand(question)
@@ -514,6 +516,31 @@ class PlanRetriever(BaseRetriever):
             vector=vector,
             votes=signals.votes,
         )
+
+    def resolve_ordinal(self, question: str, history: list[dict] | None) -> str:
+        """A bare "第11项" after a turn about another list's entry means that list's entry:
+        "分工5 谁牵头" → "第11项呢" asks about 分工-11, not 清单-11."""
+        if not history:
+            return question
+        m = _BARE_ORDINAL.search(arabic_ids(question))
+        if m is None or re.search(r"清单|分工|专栏|附件", question):
+            return question
+        for t in reversed(_turns(history)):
+            ids = [c for c in cited_ids(t["content"]) if c in self.index.records]
+            ids = ids or self._lookup(t["content"])
+            kinds = {c.split("-")[0] for c in ids if c.split("-")[0] in {"清单", "分工", "专栏"}}
+            if len(kinds) == 1:
+                kind = kinds.pop()
+                if kind == "清单" or f"{kind}-{m.group(1)}" not in self.index.records:
+                    return question
+                return (
+                    f"{kind}{question}"
+                    if question.startswith("第")
+                    else question.replace(m.group(0), f"{kind}{m.group(0)}", 1)
+                )
+            if kinds:
+                return question
+        return question
 
     # -- internals
 

@@ -51,3 +51,14 @@ def test_a_short_unrelated_turn_after_a_conversation_is_not_a_follow_up(service)
     assert followup
     ans = service.answer("归哪个单位管？", history)
     assert ans.answered and ans.citations[:1] == ["清单-53"] and "民政" in ans.text
+
+
+def test_a_bare_ordinal_after_a_task_means_that_list(bm25_service):
+    history = [
+        {"role": "user", "content": "任务分工第3项是谁牵头"},
+        {"role": "assistant", "content": "这一项由有关部门牵头负责。"},
+    ]
+    ans = bm25_service.answer("那第20项呢？", history)
+    assert ans.citations[:1] == ["分工-20"]
+    # without a list named earlier, 第20项 is the service list's
+    assert bm25_service.answer("第20项呢？").citations[:1] == ["清单-20"]

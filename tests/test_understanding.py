@@ -247,3 +247,17 @@ def test_a_phone_number_given_is_no_year_and_no_claim(bm25_service):
 
     x = lexical_features(bm25_service.index, q, result, result.intent)
     assert x[LEXICAL_NAMES.index("has_number")] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "other"),
+    [
+        ("咱是安徽来的，在济南打工三年了，娃能在这边上小学不？", False),
+        ("我老家是河北的，户口还在那边，在济南能领失业金吗", False),
+        ("安徽的城乡低保一个月多少钱", True),
+    ],
+)
+def test_where_a_person_comes_from_is_not_the_place_asked_about(question, other):
+    from assistant.intents import detect
+
+    assert bool(detect(question, []).places) is other
