@@ -429,7 +429,7 @@ class Composer:
     ) -> Composition:
         parts, quoted = [], False
         for attr, label in self._field(rec, intent, focus):
-            text = self._item_field_text(rec, attr, focus)
+            text = self._item_field_text(rec, attr, focus, question)
             if attr == "standard":
                 quoted = True
                 if _MONEY_QUESTION.search(question) and not _HAS_FIGURE.search(text):
@@ -450,18 +450,37 @@ class Composer:
             quoted_standard=quoted,
         )
 
-    def _item_field_text(self, rec: ServiceItem, attr: str, focus: list[str]) -> str:
+    def _item_field_text(
+        self, rec: ServiceItem, attr: str, focus: list[str], question: str = ""
+    ) -> str:
         if attr == "lead":
             return rec.lead
         if len(rec.rows) > 1:
-            # pick the group the user means (寄宿/非寄宿, 公办/民办); keep it paired with its own value
-            scored = [
-                (self._overlap(focus, r.target + getattr(r, attr)), i, r)
-                for i, r in enumerate(rec.rows)
+            # pick the group the user means (寄宿/非寄宿, 公办/民办), in the plan's words too
+            # (不住校 → 非寄宿); keep it paired with its own value
+            words = (
+                list(
+                    dict.fromkeys(
+                        focus + self.index.tokenizer.tokens(self.index.expand(question)[0])
+                    )
+                )
+                if question
+                else focus
+            )
+            # the turn's own words that tell the groups apart choose (非寄宿 against 寄宿, not
+            # 寄宿 found in both); an earlier turn's words only break a tie
+            texts = [r.target + getattr(r, attr) for r in rec.rows]
+            held = [set(self.index.tokenizer.tokens(t)) for t in texts]
+            telling = [
+                w for w in words if len(w) >= 2 and 0 < sum(w in h for h in held) < len(held)
             ]
-            best = max(scored, key=lambda x: (x[0], -x[1]))
-            if best[0] > 0 and attr != "target":
-                row = best[2]
+            scored = [
+                (self._own_overlap(telling, t), self._overlap(words, t), i, r)
+                for i, (t, r) in enumerate(zip(texts, rec.rows, strict=True))
+            ]
+            best = max(scored, key=lambda x: (x[0], x[1], -x[2]))
+            if best[1] > 0 and attr != "target":
+                row = best[3]
                 return f"{row.target}：{getattr(row, attr)}"
             return (
                 "；".join(f"{r.target}：{getattr(r, attr)}" for r in rec.rows)
@@ -626,6 +645,10 @@ class Composer:
         )
 
     # ------------------------------------------------------------ text selection
+
+    def _own_overlap(self, words: list[str], text: str) -> float:
+        have = set(self.index.tokenizer.tokens(text))
+        return sum(self.index.idf.get(t, 1.0) for t in set(words) if t in have)
 
     def _overlap(self, focus: list[str], text: str) -> float:
         have = set(self.index.tokenizer.tokens(text))

@@ -62,3 +62,13 @@ def test_a_bare_ordinal_after_a_task_means_that_list(bm25_service):
     assert ans.citations[:1] == ["分工-20"]
     # without a list named earlier, 第20项 is the service list's
     assert bm25_service.answer("第20项呢？").citations[:1] == ["清单-20"]
+
+
+def test_a_follow_up_picks_the_group_it_names_in_its_own_words(bm25_service):
+    history = [
+        {"role": "user", "content": "困难家庭住宿的小学生，一年补多少生活费"},
+        {"role": "assistant", "content": "寄宿小学生每生每年1000元。"},
+    ]
+    ans = bm25_service.answer("那走读的呢？", history)
+    assert ans.citations[:1] == ["清单-2"]
+    assert "800元" in ans.text and "1000元" not in ans.text
