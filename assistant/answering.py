@@ -130,6 +130,11 @@ class Composer:
     # ------------------------------------------------------------ entry
 
     def compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
+        """The answer from the evidence; a claim the question asks to confirm that the quoted
+        records do not hold turns it into a correction (check_premise)."""
+        return self.check_premise(question, self._compose(question, result, history))
+
+    def _compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
         intent = result.intent
         context: list[str] = []
         inherited = False

@@ -210,7 +210,6 @@ class Service:
             comp = self.composer.compose(text, result, hist)
             if comp.answered:
                 comp = self._decide(text, result, comp)
-            comp = self.composer.check_premise(text, comp)
             caveats = [prompts.PERIOD_NOTICE] if comp.answered and comp.quoted_standard else []
         else:
             result, comp, caveats = self._answer_across(text, hist)
