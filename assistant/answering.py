@@ -44,14 +44,16 @@ _SEVERAL = re.compile(
 )
 _DISTRIBUTIVE = re.compile(
     r"分别|各自|各(?:是|有|为|项|由|给|归|管|负责|多少|要|需|属|找|出|领|享受|什么|啥)"
-    r"|[两俩二三仨四五几]\s*[项个样种类块]|这[俩仨几]"
+    r"|[两俩二三仨四五]\s*[项样种类](?!人)|这[俩仨]|两者|二者"
 )
+# what lists items inside one clause: 、 and the conjunctions (a comma separates clauses)
+_ENUMERATION = re.compile(r"[、和与及跟]|以及")
+_CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _NAMING_IDF = 4.0
 _QUOTED = re.compile(r"[“\"「『‘][^”\"」』’]*[”\"」』’]")
 _GENERIC_IDF = 2.5  # words in more than ~8 % of the chunks (服务, 政府, 免费, 提供) name nothing
 # how Chinese words for kinds of people end (老年人, 劳动者, 人员, 儿童, 学生, 孕产妇, 农户, 职工)
 _PERSON_ENDINGS = set("人者员童生妇户儿工民属")
-_ENUMERATION = re.compile(r"[、，,和与及跟]|以及|还有")
 _CLAUSE_SPLIT = re.compile(r"(?<=[。；！？\n])|(?<=，)(?=[^，。；]{6,})")
 
 
@@ -336,15 +338,22 @@ class Composer:
 
     def _named_items(self, question: str, hits: list[Hit]) -> list[ServiceItem]:
         """Items a question names one after another and asks about each ("孕产妇和儿童健康管理
-        各自的标准", "失业、工伤、生育这仨保险分别给啥待遇"). Each enumerated part gets the item
-        whose words (its name's twice) it holds most, no item twice; when the parts do not
-        name two items, items are chosen greedily, each covering words of the question that
-        those chosen before it do not hold."""
+        各自的标准", "失业、工伤、生育这仨保险分别给啥待遇"): a distributive word (分别, 各自,
+        这两样) and a clause that enumerates (、, 和, 与). Each enumerated part gets the item whose
+        words (its name's twice) it holds most, no item twice; fewer than two: not a list."""
         # a quoted phrase ("“企业订单、劳动者选单”之后的两项") is words of the plan, not a list
         question = _QUOTED.sub("", question)
-        if not (_DISTRIBUTIVE.search(question) and _ENUMERATION.search(question)):
+        if not _DISTRIBUTIVE.search(question):
             return []
-        parts = [p for p in _ENUMERATION.split(question) if p.strip()]
+        parts = [
+            p
+            for clause in _CLAUSES.split(question)
+            if _ENUMERATION.search(clause)
+            for p in _ENUMERATION.split(clause)
+            if p.strip()
+        ]
+        if len(parts) < 2:
+            return []
         # every item is a candidate (100 short texts, a few words each: well under a millisecond);
         # the retrieved ones first, so that they win ties
         ranked = [h.id for h in hits]
@@ -360,28 +369,20 @@ class Composer:
 
         # one item per enumerated part, the strongest pairs first
         part_words = [self._weights(p) for p in parts]
+        # on a tie the item named most exactly wins (最低生活保障 over 无业重度残疾人最低生活保障)
         pairs = sorted(
-            ((score(w, r), i, r.id) for i, w in enumerate(part_words) for r in items),
+            ((score(w, r), -len(r.name), i, r.id) for i, w in enumerate(part_words) for r in items),
             reverse=True,
         )
         taken: dict[int, str] = {}
-        for sc, i, cid in pairs:
-            if sc < _NAMING_IDF:
+        for sc, _, i, cid in pairs:
+            if sc < _NAMING_IDF:  # holds no word that names it (one rare word, idf ≥ 4)
                 break
             if i not in taken and cid not in taken.values():
                 taken[i] = cid
-        if len(taken) > 1:
-            return [self.index.records[taken[i]] for i in sorted(taken)][: self.max_items]
-        chosen: list[ServiceItem] = []
-        left = self._weights(question)
-        while items and len(chosen) < self.max_items:
-            gain, best = max(((score(left, r), r) for r in items), key=lambda g: g[0])
-            if gain < _NAMING_IDF:  # holds no word that names it (one rare word, idf ≥ 4)
-                break
-            chosen.append(best)
-            items.remove(best)
-            left = {t: w for t, w in left.items() if t not in best.text}
-        return chosen
+        if len(taken) < 2:
+            return []
+        return [self.index.records[taken[i]] for i in sorted(taken)]
 
     def _words(self, text: str) -> list[str]:
         return self.index.content_tokens(self.index.tokenizer.tokens(self.index.expand(text)[0]))

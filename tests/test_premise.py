@@ -53,3 +53,9 @@ def test_references_and_words_are_not_figures():
     evidence = "为城乡困难居民提供基本殡葬服务。"
     for q in ("分工14是市公安局牵头吧", "老百姓去看戏是不是不要钱", "是不是几个部门一块儿管"):
         assert premise.unsupported(q, evidence, []) == [], q
+
+
+def test_a_persons_own_age_is_not_a_claim_but_hearsay_is():
+    evidence = "年满60周岁的农村计划生育家庭夫妇，按规定发放奖励扶助金。"
+    assert premise.unsupported("俺62岁了是不是能领奖励扶助金", evidence, []) == []
+    assert premise.unsupported("听说满55岁就能领，是吧", evidence, []) == ["55岁"]

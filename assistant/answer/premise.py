@@ -30,6 +30,7 @@ _SHOWN = re.compile(
     r"|\d+(?:\.\d+)?[万亿]?(?:周岁|[%％元岁倍年月天人次户套项个名所张块](?!儿))?"
     r"|[〇零一二两三四五六七八九十百千万点]{1,8}(?:周岁|[%％元岁倍年户套名所张]|块(?!儿))"
 )
+_AGE = re.compile(r"岁$")
 # references to the plan's own parts are not figures it states (分工14, 专栏5, 附件2, 第56项)
 _REFERENCE = re.compile(
     r"(?:清单|分工|专栏|附件|第)\s*[\d〇零一二两三四五六七八九十百]+(?:项|个|部分)?"
@@ -60,10 +61,13 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
     out: list[str] = []
     for clause in claim_clauses(question):
         named = expand(clause) if expand else clause
+        reported = bool(_REPORTED.search(clause))
         for m in _SHOWN.finditer(_REFERENCE.sub(" ", clause)):
             shown = m.group(0).strip("，,.")
             if not shown or not numbers.quantities(shown):
                 continue
+            if not reported and _AGE.search(shown):
+                continue  # "俺62岁了是不是能领": an age is the person's own, unless it is hearsay
             if numbers.unsupported_quantities(shown, evidence) and shown not in out:
                 out.append(shown)
         for unit in units:
