@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from . import prompts
-from .answer import premise
+from .answer import detail, premise
 from .answer.features import missing_ref
 from .documents import Box, PlanMeta, Section, ServiceItem, Task, indicator_line
 from .intents import Intent, detect
@@ -50,6 +50,9 @@ _DISTRIBUTIVE = re.compile(
 _ENUMERATION = re.compile(r"[、和与及跟]|以及")
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _NAMING_IDF = 4.0
+# asking for the points of a part as a whole, and a numbered point's head ("1.注重保障基本。")
+_ASKS_POINTS = re.compile(r"哪几|哪些|几个方面|几条|几点|包括什么|包括哪|有什么|有哪|都有啥|是什么")
+_POINT = re.compile(r"\s*(\d{1,2})[.．、]\s*([^。；：:]{2,24})[。；：:]")
 _QUOTED = re.compile(r"[“\"「『‘][^”\"」』’]*[”\"」』’]")
 _GENERIC_IDF = 2.5  # words in more than ~8 % of the chunks (服务, 政府, 免费, 提供) name nothing
 # how Chinese words for kinds of people end (老年人, 劳动者, 人员, 儿童, 学生, 孕产妇, 农户, 职工)
@@ -134,7 +137,8 @@ class Composer:
     def compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
         """The answer from the evidence; a claim the question asks to confirm that the quoted
         records do not hold turns it into a correction (check_premise)."""
-        return self.check_premise(question, self._compose(question, result, history))
+        comp = self.check_premise(question, self._compose(question, result, history))
+        return self.check_detail(question, comp)
 
     def _compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
         intent = result.intent
@@ -203,6 +207,11 @@ class Composer:
             return self._task(rec)
         if isinstance(rec, Box) and rec.number == 1:
             return self._indicator(rec, top, focus)
+        if isinstance(rec, Section) and rec.title in question and _ASKS_POINTS.search(question):
+            # the part named as a whole ("基本原则有哪几条"), not a question about one of its points
+            points = self._points(rec)
+            if points is not None:
+                return points
         return self._passage(rec, top, expanded, intent)  # the plan's own words count
 
     def check_premise(self, question: str, comp: Composition) -> Composition:
@@ -223,6 +232,25 @@ class Composer:
             citations=comp.citations,
             answered=False,
             reason="false_premise",
+            quoted_standard=comp.quoted_standard,
+        )
+
+    def check_detail(self, question: str, comp: Composition) -> Composition:
+        """An answer whose records do not state the kind of figure asked for (an amount, a
+        duration, a frequency, a rate) says so first, quotes them, and is not an answer."""
+        kind = detail.asked(question)
+        if not kind or not comp.answered or not comp.citations:
+            return comp
+        evidence = " ".join(
+            self.index.records[c].text for c in comp.citations if c in self.index.records
+        )
+        if detail.holds(evidence, kind):
+            return comp
+        return Composition(
+            text=prompts.NO_DETAIL.format(kind=kind) + "\n\n" + comp.text,
+            citations=comp.citations,
+            answered=False,
+            reason="no_detail",
             quoted_standard=comp.quoted_standard,
         )
 
@@ -623,6 +651,31 @@ class Composer:
             citations=[rec.id] + [c.id for c in children],
             answered=True,
         )
+
+    def _points(self, rec: Section) -> Composition | None:
+        """A part written as numbered points (1.注重保障基本。…) asked for as a whole ("有哪几条",
+        "从哪几个方面"): every point's head with its first sentence, a line each."""
+        lines, intro = [], ""
+        for p in rec.paragraphs:
+            m = _POINT.match(p.text)
+            if m is None:
+                if not lines and not intro:  # what the points are points of ("到2020年，…")
+                    sentences = re.split(r"(?<=[。；])", p.text)
+                    intro = next(
+                        (x for x in sentences if len(x.strip("。； ")) > len(rec.title) + 2), ""
+                    )
+                continue
+            rest = [x for x in re.split(r"(?<=[。；])", p.text[m.end() :]) if x.strip()]
+            first = rest[0] if rest else ""
+            if len(first) > 60:
+                first = first[:60] + "……"
+            lines.append(f"- **{m.group(1)}.{m.group(2)}**：{first}")
+        if len(lines) < 2:
+            return None
+        head = f"**{rec.title}**共{len(lines)}条{cite(rec.readable)}：" + (
+            f"{intro}" if intro else ""
+        )
+        return Composition(text=head + "\n" + "\n".join(lines), citations=[rec.id], answered=True)
 
     def _passage(self, rec, top: Hit, focus: list[str], intent: Intent) -> Composition:
         if isinstance(rec, Section) and not rec.paragraphs:

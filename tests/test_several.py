@@ -3,6 +3,8 @@ group of people's items. Wording from none of the question sets."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -66,3 +68,18 @@ def test_a_long_list_says_how_many_items_there_are(bm25_service):
     shown = len(ans.citations)
     assert total > shown
     assert f"有{total}项，以下是最相关的{shown}项" in ans.text
+
+
+def test_a_part_asked_for_as_a_whole_lists_its_numbered_points(bm25_service):
+    question = "这个规划的基本原则一共有哪几条？"
+    comp = bm25_service.composer._compose(question, bm25_service.retriever.search(question), [])
+    assert comp.citations == ["章节-二（二）"]
+    for head in ("注重保障基本", "注重共建共享", "注重统筹兼顾", "注重改革创新"):
+        assert head in comp.text
+    assert comp.text.count("\n- ") == 4
+
+
+def test_a_question_about_one_point_is_not_answered_with_the_list(bm25_service):
+    question = "学前教育方面规划有哪些措施？"
+    comp = bm25_service.composer._compose(question, bm25_service.retriever.search(question), [])
+    assert comp.answered and not re.match(r"\*\*[^*]+\*\*共\d+条", comp.text)

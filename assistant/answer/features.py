@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from ..intents import Intent
-from . import numbers
+from . import detail, numbers
 
 # General vocabulary of questions a plan cannot answer. The model weighs each family from the
 # training data; none of them declines anything on its own.
@@ -55,7 +55,7 @@ def asks_quantity(question: str) -> bool:
 LEXICAL_NAMES = [
     "ev1", "ev2", "margin", "lex1", "dense1", "dense_margin", "lookup", "followup", "unknown",
     "log_len", "has_number", "number_missing", "bad_id", "amount_no_figure",
-    "record_cover", "asks_quantity", "clause_figure",
+    "record_cover", "asks_quantity", "clause_figure", "detail_asked", "detail_held",
     *(f"ask_{a}" for a in ASKS),
     *(f"kind_{k}" for k in KINDS), *(f"cue_{c}" for c in CUES),
     "place", "later", "bias",
@@ -134,6 +134,7 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
     amount_no_figure = "amount" in intent.kinds and bool(h1) and not re.search(r"\d", top_text)
     cover, clause = record_cover(index, question, h1.id) if h1 else (0.0, "")
     quantity = asks_quantity(question)
+    kind = detail.asked(question)
     row = [
         ev1,
         ev2,
@@ -152,6 +153,8 @@ def lexical_features(index, question: str, result, intent: Intent) -> np.ndarray
         cover,
         float(quantity),
         float(quantity and bool(re.search(r"\d", clause))),
+        float(kind is not None),  # the kind of figure asked (期限, 次数, 比例, 金额)…
+        float(kind is not None and detail.holds(top_text, kind)),  # …and the record states one
         *(float(a in intent.kinds) for a in ASKS),
         *(float(bool(h1) and h1.kind == k) for k in KINDS),
         *(float(cue(p, question, top_text)) for p in CUES.values()),

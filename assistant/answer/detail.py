@@ -1,0 +1,72 @@
+"""The kind of figure a question asks for, and whether the evidence holds one.
+
+"失业金能领几个月？", "高血压病人一年随访几回？", "报销比例是多少？": the right record can lack the
+asked detail (the plan names the service, not its duration, frequency or rate). Then the answer
+says exactly that and quotes what the record does say, instead of a passage that only looks like
+an answer. A figure of the asked kind anywhere in the cited records counts as holding it."""
+
+from __future__ import annotations
+
+import re
+
+from . import numbers
+
+_CN = "〇零一二两三四五六七八九十百千"
+# what a question asks to be told, by the kind of figure that answers it
+ASKS = {
+    "金额": re.compile(
+        r"多少钱|多少元|几元|几块|多少块|金额|给多少钱|发多少钱|能拿多少|能领多少钱|补多少|"
+        r"补助多少|补贴多少|每[月年]多少"
+    ),
+    # "好几个月没收入", "这几年" tell a story; "领几个月", "多久" ask
+    "期限": re.compile(
+        r"(?<![好这那前近过头些\d〇零一二两三四五六七八九十])几(?:个月|年|天)|多少(?:个月|年|天)|多久|多长时间|期限|时限|年限"
+    ),
+    "次数": re.compile(
+        r"(?<![好这那前近过头些\d〇零一二两三四五六七八九十])几(?:次|回)|多少(?:次|回)|频次|次数"
+    ),
+    # 比例 in an indicator's name ("人数比例") is no ask; 比例是多少 is
+    "比例": re.compile(
+        r"比例[^，。？?]{0,6}(?:多少|几)|百分之几|百分比是|多少[%％]|报销多少|报几成|几成"
+    ),
+}
+# a duration or a frequency as the plan writes one: 5分钟内, 5×8小时, 每年…1次, 每月放映1场
+_DURATION = re.compile(
+    rf"[\d{_CN}]+\s*(?:个)?(?:月|年|天|日|周|小时|分钟|工作日)|[\d{_CN}]+\s*[×x]\s*\d+|每[年月周天日]"
+)
+_TIMES = re.compile(rf"[\d{_CN}]+\s*[次场回轮]")
+
+
+_SENTENCE = re.compile(r"(?<=[。！!？?])")
+
+
+def ask_sentences(question: str) -> str:
+    """The sentences that ask (those ending in a question mark, and the last one): "还说几天后
+    出结果。" in a story is what happened, not what is asked."""
+    sentences = [x for x in _SENTENCE.split(question) if x.strip()]
+    asking = [x for x in sentences[:-1] if x.rstrip()[-1:] in "？?"]
+    return "".join(asking + sentences[-1:])
+
+
+def asked(question: str) -> str | None:
+    """The kind of figure asked for (金额, 期限, 次数, 比例), or None."""
+    text = ask_sentences(question)
+    for kind, pattern in ASKS.items():
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def holds(evidence: str, kind: str) -> bool:
+    """Whether the evidence states a figure of that kind."""
+    if kind == "期限":
+        return bool(_DURATION.search(evidence))
+    if kind == "次数":
+        return bool(_TIMES.search(evidence))
+    if kind == "比例":
+        # %, 百分之, 1/3, 九成, or a rate in a table whose header holds the unit (死亡率（1/10万）)
+        return bool(re.search(r"[%％]|百分之|\d成|\d+/\d+|率", evidence)) and bool(
+            re.search(r"\d", evidence)
+        )
+    # an amount in 元, or as a multiple of one (最高支付限额为居民人均可支配收入的8倍以上)
+    return any(q.unit in ("元", "倍") for q in numbers.quantities(evidence))

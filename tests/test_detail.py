@@ -1,0 +1,63 @@
+"""The kind of figure asked for and whether the cited records state one. Wording from none of
+the question sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer import detail
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("工伤职工停工留薪最长多久", "期限"),
+        ("糖尿病人社区每年随访多少回", "次数"),
+        ("门诊报销能报几成", "比例"),
+        ("重度残疾人护理补贴每月多少钱", "金额"),
+        ("低保由哪个部门负责", None),
+    ],
+)
+def test_the_kind_of_figure_asked_for(question, kind):
+    assert detail.asked(question) == kind
+
+
+def test_a_record_holds_a_figure_of_the_asked_kind_or_not():
+    assert detail.holds("每年为65岁及以上老年人提供1次健康管理服务", "次数")
+    assert not detail.holds("提供登记管理、健康指导、定期随访和体格检查服务", "次数")
+    assert detail.holds("人工服务达到5×8小时", "期限")
+    assert not detail.holds("规范管理率均达到75%以上", "金额")
+    assert detail.holds("规范管理率均达到75%以上", "比例")
+
+
+def test_an_answer_without_the_asked_detail_says_so_and_quotes(bm25_service):
+    composer = bm25_service.composer
+    question = "高血压患者社区医生一年随访多少次？"
+    card = composer._compose(question, bm25_service.retriever.search(question), [])
+    assert card.answered and card.citations[:1] == ["清单-33"]
+    checked = composer.check_detail(question, card)
+    assert not checked.answered and checked.reason == "no_detail"
+    assert checked.text.startswith("规划没有写明具体的次数")
+    assert card.text in checked.text and checked.citations == card.citations
+
+
+def test_an_answer_with_the_asked_detail_stands(bm25_service):
+    composer = bm25_service.composer
+    question = "65岁以上老人的健康管理服务一年提供几次？"
+    card = composer._compose(question, bm25_service.retriever.search(question), [])
+    assert card.answered and "清单-32" in card.citations
+    assert composer.check_detail(question, card) == card
+
+
+def test_only_the_asking_sentences_count():
+    story = "孩子出生第三天护士来采了血，还说几天后出结果。这个筛查收不收费？"
+    assert detail.asked(story) is None
+    assert detail.asked("俺家房子是八几年盖的，危房改造能帮着修不？") is None
+    assert detail.asked("好几个月没收入了，这段时间工资谁发？") is None
+    assert detail.asked("这笔救助金能领几个月？") == "期限"
+
+
+def test_rates_and_multiples_count_as_their_kind():
+    assert detail.holds("孕产妇死亡率（1/10万） 2015年：5.93", "比例")
+    assert detail.holds("国产新片比例不少于1/3", "比例")
+    assert detail.holds("最高支付限额为居民人均可支配收入的8倍以上", "金额")
