@@ -295,6 +295,8 @@ def corpus_hash(corpus_dir: Path) -> str:
     """Hash of what the stored chunks are made from: the plans (aliases only touch queries)."""
     h = hashlib.sha256()
     for text_file, meta in iter_plan_files(corpus_dir):
-        h.update(meta.model_dump_json().encode())
+        # the cover facts as they were before the library's fields (format, added,
+        # original_name) existed: an index built then is still recognised (store._migrate)
+        h.update(meta.model_dump_json(exclude={"format", "added", "original_name"}).encode())
         h.update(text_file.read_bytes())
     return h.hexdigest()[:16]

@@ -242,7 +242,9 @@ class Service:
         across = self.across
         k = self.settings.retrieval_k
         named = across.named_documents(text)
-        result = self.retriever.search(text, hist, k=k * 4 if named else k)
+        # wider than k: another document's best source may rank below the plan's (the ranking's
+        # learned parts know the plan); ordered by evidence below, then cut to k
+        result = self.retriever.search(text, hist, k=k * 4 if named else k * 2)
         if named:
             only = [h for h in result.hits if self._document_of(h.id) in named]
             result.hits = (only or result.hits)[:k]
@@ -259,9 +261,14 @@ class Service:
         result.intent.years = [y for y in result.intent.years if y not in covered]
         older = across.newer_first(result, self._document_of)
         across.by_evidence(result, self._document_of)
+        result.hits = result.hits[:k]
         comp = self.composer.compose(text, result, hist)
         if comp.answered:
             comp = self._decide(text, result, comp)
+        if older and older[0] not in result.hits:
+            # composed; the earlier document's best source stays among the sources shown, third
+            rest = [h for h in result.hits if h is not older[0]]
+            result.hits = (rest[:2] + older[:1] + rest[2:])[:k]
         if not comp.answered:
             return result, comp, []
         first = self._document_of(comp.citations[0]) if comp.citations else ""

@@ -423,6 +423,7 @@ def test_the_newer_document_answers_first_and_the_older_is_named(two_documents):
     assert a.answered
     assert a.citations[0].startswith("jn-fixture-notice:"), a.citations
     assert "清单-56" in a.citations  # the 2018 plan's item, named after it
+    assert {"清单-56", a.citations[0]} <= {s.id for s in a.sources}  # both cards open
     text = a.text
     assert text.index("2021年6月18日") < text.index("1700元") < text.index("2018年规划为")
     assert text.index("2018年规划为") < text.rindex("1410元")  # the plan's own amount
