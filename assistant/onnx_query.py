@@ -20,6 +20,7 @@ answers questions on sentence-transformers (torch) instead.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import json
 import logging
@@ -233,7 +234,8 @@ class QueryTokenizer:
         self._pre = pipeline.pre_tokenizer
         pieces = (bundle / "pieces.txt").read_text(encoding="utf-8").split("\0")
         self.ids = {p: i for i, p in enumerate(pieces)}  # a repeated piece: the last id wins
-        self.scores = np.load(bundle / "scores.npy").tolist()
+        # 8 bytes a score (2 MB), not a Python float each (8 MB): read a few dozen times a question
+        self.scores = array.array("d", np.load(bundle / "scores.npy").astype(np.float64).tobytes())
         if len(self.scores) != len(pieces):
             raise ValueError("pieces and scores differ in length")
         self.longest = max(map(len, pieces))
