@@ -138,7 +138,31 @@ class Composer:
         """The answer from the evidence; a claim the question asks to confirm that the quoted
         records do not hold turns it into a correction (check_premise)."""
         comp = self.check_premise(question, self._compose(question, result, history))
-        return self.check_detail(question, comp)
+        comp = self.check_detail(question, comp)
+        self._cover_citations(result, comp.citations)
+        return comp
+
+    def _cover_citations(self, result: SearchResult, cited: list[str]) -> None:
+        """Every cited record is among the answer's sources, to open: a group's items or named
+        items the ranking did not return are added after the ranked ones."""
+        have = {h.id for h in result.hits}
+        for cid in cited:
+            rec = self.index.records.get(cid)
+            if cid in have or rec is None:
+                continue
+            first = next((d.id for d in self.index.chunks_of(cid)), None)
+            result.hits.append(
+                Hit(
+                    id=cid,
+                    title=rec.title,
+                    readable=rec.readable,
+                    kind=rec.kind,
+                    score=0.0,
+                    via="answer",
+                    chunk_ids=[first] if first else [],
+                )
+            )
+            have.add(cid)
 
     def _compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
         intent = result.intent

@@ -218,7 +218,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .answer.decide import PARAMS
-    from .answer.train import train
+    from .answer.train import MAX_FALSE_REFUSALS, train
     from .service import get_service
     from .settings import ROOT
 
@@ -227,7 +227,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("没有训练集：eval/train/*.jsonl", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.out) if args.out else PARAMS
-    report = train(get_service(), files, out=out, max_false_refusals=args.max_false_refusals)
+    limit = args.max_false_refusals if args.max_false_refusals is not None else MAX_FALSE_REFUSALS
+    report = train(get_service(), files, out=out, max_false_refusals=limit)
     for name in ("full", "lexical"):
         r = report[name]
         op = r["operating_point"]
@@ -322,8 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--max-false-refusals",
         type=float,
-        default=0.04,
-        help="operating point: the most answerable questions it may decline (cross-validated)",
+        default=None,
+        help="operating point: the most answerable questions it may decline (cross-validated; "
+        "default 0.03, see assistant/answer/train.py)",
     )
     s.set_defaults(func=cmd_train)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer.features import asks_quantity
+from .answer.features import ask_kind
 
 logger = logging.getLogger(__name__)
 K = 10  # neighbours that vote
@@ -64,14 +64,17 @@ class Neighbours:
         self.unrelated = np.asarray(
             unrelated if unrelated is not None else [0.0] * len(labels), dtype=np.float32
         )
+        # what kind of thing each asks (answer.features.ask_kind: an amount or not, trap cues)
         self.quantity = np.asarray(
-            quantity if quantity is not None else [False] * len(labels), dtype=bool
+            quantity if quantity is not None else [0] * len(labels), dtype=np.int64
         )
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def votes(self, vector, exclude_file: str | None = None, quantity: bool | None = None) -> Votes:
+    def votes(
+        self, vector, exclude_file: str | None = None, quantity: int | bool | None = None
+    ) -> Votes:
         if vector is None or not len(self):
             return Votes.none()
         # einsum's own loop, not BLAS: a multithreaded BLAS call leaves its threads spinning,
@@ -91,7 +94,7 @@ class Neighbours:
         answerable = float(w @ self.answerable[top])
         same = answerable
         if quantity is not None:
-            m = self.quantity[top] == quantity
+            m = self.quantity[top] == int(quantity)
             if m.any():
                 same = float(w[m] @ self.answerable[top][m] / w[m].sum())
         return Votes(records, answerable, float(s[0]), float(w @ self.unrelated[top]), same)
@@ -117,7 +120,7 @@ def _rows(train_dir: Path) -> list[dict]:
                     "citations": tuple(q.get("citations") or ()),
                     "answerable": bool(q.get("answerable")),
                     "unrelated": not q.get("answerable") and not q.get("related"),
-                    "quantity": bool(asks_quantity(q["question"])),
+                    "quantity": ask_kind(q["question"]),
                     "file": path.name,
                 }
             )

@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
-from .answer.features import asks_quantity
+from .answer.features import ask_kind
 from .answer.numbers import arabic_ids
 from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
@@ -465,7 +465,7 @@ class PlanRetriever(BaseRetriever):
         ranked_dense, degraded, vector = self._dense(expanded, n)
         if self.neighbours is not None and vector is not None and not followup:
             signals.votes = self.neighbours.votes(
-                vector, self.exclude_file, quantity=asks_quantity(question)
+                vector, self.exclude_file, quantity=ask_kind(question)
             )
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 

@@ -83,3 +83,9 @@ def test_a_question_about_one_point_is_not_answered_with_the_list(bm25_service):
     question = "学前教育方面规划有哪些措施？"
     comp = bm25_service.composer._compose(question, bm25_service.retriever.search(question), [])
     assert comp.answered and not re.match(r"\*\*[^*]+\*\*共\d+条", comp.text)
+
+
+def test_every_cited_item_is_a_source_to_open(bm25_service):
+    ans = _answer(bm25_service, "残疾人都能享受哪些服务？")
+    assert len(ans.citations) > 3
+    assert set(ans.citations) <= {s.id for s in ans.sources}

@@ -52,6 +52,21 @@ def asks_quantity(question: str) -> bool:
     return bool(_QUANTITY_ASK.search(question))
 
 
+_KIND_CUES = ("procedure", "contact", "opinion", "personal", "actual", "level", "fake")
+
+
+def ask_kind(question: str) -> int:
+    """What kind of thing a question asks, as bits: an amount or not, and each trap cue it
+    uses (procedure, contact, opinion, a personal decision, actual figures, another level,
+    fake notices). Neighbours of the same kind say more about it than the rest: "火化费减免的
+    手续咋办" is a procedure question; "火化有没有减免" is not."""
+    kind = int(asks_quantity(question))
+    for bit, name in enumerate(_KIND_CUES, 1):
+        if CUES[name].search(question):
+            kind |= 1 << bit
+    return kind
+
+
 LEXICAL_NAMES = [
     "ev1", "ev2", "margin", "lex1", "dense1", "dense_margin", "lookup", "followup", "unknown",
     "log_len", "has_number", "number_missing", "bad_id", "amount_no_figure",
