@@ -95,8 +95,9 @@ class Neighbours:
         same = answerable
         if quantity is not None:
             m = self.quantity[top] == int(quantity)
-            if m.any():
-                same = float(w[m] @ self.answerable[top][m] / w[m].sum())
+            weight = float(w[m].sum())
+            if weight > 1e-9:  # those of the same kind may all be far below the nearest
+                same = float(w[m] @ self.answerable[top][m] / weight)
         return Votes(records, answerable, float(s[0]), float(w @ self.unrelated[top]), same)
 
 
