@@ -210,7 +210,8 @@ class Service:
             comp = self.composer.compose(text, result, hist)
             if comp.answered:
                 comp = self._decide(text, result, comp)
-            caveats = [prompts.PERIOD_NOTICE] if comp.answered and comp.quoted_standard else []
+            # a quoted standard carries the plan's date, also when it corrects the question
+            caveats = [prompts.PERIOD_NOTICE] if comp.quoted_standard and comp.citations else []
         else:
             result, comp, caveats = self._answer_across(text, hist)
         body = comp.text

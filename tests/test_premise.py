@@ -59,3 +59,9 @@ def test_a_persons_own_age_is_not_a_claim_but_hearsay_is():
     evidence = "年满60周岁的农村计划生育家庭夫妇，按规定发放奖励扶助金。"
     assert premise.unsupported("俺62岁了是不是能领奖励扶助金", evidence, []) == []
     assert premise.unsupported("听说满55岁就能领，是吧", evidence, []) == ["55岁"]
+
+
+def test_a_corrected_amount_still_carries_the_plans_date(bm25_service):
+    ans = bm25_service.answer("散居孤儿每月生活费是八百元，对吧？")
+    assert ans.reason == "false_premise" and "1120元" in ans.text
+    assert "2016–2020年" in ans.text  # the period caveat follows the quoted standard
