@@ -16,6 +16,7 @@ from assistant.answer import detail
         ("门诊报销能报几成", "比例"),
         ("重度残疾人护理补贴每月多少钱", "金额"),
         ("低保由哪个部门负责", None),
+        ("救助金额超过12个月低保标准要怎么办", None),
     ],
 )
 def test_the_kind_of_figure_asked_for(question, kind):
@@ -37,7 +38,7 @@ def test_an_answer_without_the_asked_detail_says_so_and_quotes(bm25_service):
     assert card.answered and card.citations[:1] == ["清单-33"]
     checked = composer.check_detail(question, card)
     assert not checked.answered and checked.reason == "no_detail"
-    assert checked.text.startswith("规划没有写明具体的次数")
+    assert checked.text.startswith("所引原文没有写明具体的次数")
     assert card.text in checked.text and checked.citations == card.citations
 
 
