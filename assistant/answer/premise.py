@@ -46,10 +46,9 @@ def claim_clauses(question: str) -> list[str]:
     out = []
     for i, c in enumerate(clauses):
         if CONFIRM.search(c) or _REPORTED.search(c):
+            # "…由市民政局牵头负责，对吗？": a bare tag confirms the clause before it
             if i and len(CONFIRM.sub("", c).strip()) <= 2:
-                out.append(
-                    clauses[i - 1]
-                )  # "…由市民政局牵头负责，对吗？": the tag confirms the clause before
+                out.append(clauses[i - 1])
             out.append(c)
     return list(dict.fromkeys(out)) or clauses[-1:]
 
