@@ -147,22 +147,9 @@ class Composer:
         items the ranking did not return are added after the ranked ones."""
         have = {h.id for h in result.hits}
         for cid in cited:
-            rec = self.index.records.get(cid)
-            if cid in have or rec is None:
-                continue
-            first = next((d.id for d in self.index.chunks_of(cid)), None)
-            result.hits.append(
-                Hit(
-                    id=cid,
-                    title=rec.title,
-                    readable=rec.readable,
-                    kind=rec.kind,
-                    score=0.0,
-                    via="answer",
-                    chunk_ids=[first] if first else [],
-                )
-            )
-            have.add(cid)
+            if cid not in have and cid in self.index.records:
+                result.hits.append(self.index.hit_for(cid, via="answer"))
+                have.add(cid)
 
     def _compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
         intent = result.intent
@@ -241,23 +228,15 @@ class Composer:
     def check_premise(self, question: str, comp: Composition) -> Composition:
         """An answer to "是不是…/…对吗" whose quoted records do not hold the figure or the unit
         the question states says so first, and is not a yes (answer/premise.py)."""
-        if not comp.answered or not comp.citations:
+        if not comp.answered or not comp.citations or not premise.CONFIRM.search(question):
             return comp
-        evidence = " ".join(
-            self.index.records[c].text for c in comp.citations if c in self.index.records
-        )
         claims = premise.unsupported(
-            question, evidence, self.index.units, lambda s: self.index.expand(s)[0]
+            question, self._cited_text(comp), self.index.units, lambda s: self.index.expand(s)[0]
         )
         if not claims:
             return comp
-        return Composition(
-            text=prompts.FALSE_PREMISE.format(claims="、".join(claims)) + "\n\n" + comp.text,
-            citations=comp.citations,
-            answered=False,
-            reason="false_premise",
-            quoted_standard=comp.quoted_standard,
-        )
+        message = prompts.FALSE_PREMISE.format(claims="、".join(claims))
+        return self._not_a_yes(comp, message, "false_premise")
 
     def check_detail(self, question: str, comp: Composition) -> Composition:
         """An answer whose records do not state the kind of figure asked for (an amount, a
@@ -265,17 +244,21 @@ class Composer:
         kind = detail.asked(question)
         if not kind or not comp.answered or not comp.citations:
             return comp
-        evidence = " ".join(
+        if detail.holds(self._cited_text(comp), kind):
+            return comp
+        return self._not_a_yes(comp, prompts.NO_DETAIL.format(kind=kind), "no_detail")
+
+    def _cited_text(self, comp: Composition) -> str:
+        return " ".join(
             self.index.records[c].text for c in comp.citations if c in self.index.records
         )
-        if detail.holds(evidence, kind):
-            return comp
-        return Composition(
-            text=prompts.NO_DETAIL.format(kind=kind) + "\n\n" + comp.text,
-            citations=comp.citations,
-            answered=False,
-            reason="no_detail",
-            quoted_standard=comp.quoted_standard,
+
+    @staticmethod
+    def _not_a_yes(comp: Composition, message: str, reason: str) -> Composition:
+        """What the question gets wrong or the records lack, said first; the records' own words
+        after it, still cited; not counted as an answer."""
+        return comp.model_copy(
+            update={"text": f"{message}\n\n{comp.text}", "answered": False, "reason": reason}
         )
 
     def not_in_plan(self, question: str, result: SearchResult) -> Composition:
@@ -361,9 +344,7 @@ class Composer:
     def _group_items(self, question: str) -> list[ServiceItem]:
         """Items whose 服务对象 holds a group the question names: a word of the question that
         the plan uses in several items' 服务对象 (老年人, 残疾人, 孕产妇, 新生儿), not in most."""
-        words = self.index.content_tokens(
-            self.index.tokenizer.tokens(self.index.expand(question)[0])
-        )
+        words = self._words(question)
         holders = self.index.target_words
         groups = [
             w
@@ -408,10 +389,10 @@ class Composer:
             return []
         # every item is a candidate (100 short texts, a few words each: well under a millisecond);
         # the retrieved ones first, so that they win ties
-        ranked = [h.id for h in hits]
+        ranked = {h.id: i for i, h in enumerate(hits)}
         items = sorted(
             (r for r in self.index.records.values() if isinstance(r, ServiceItem)),
-            key=lambda r: ranked.index(r.id) if r.id in ranked else len(ranked),
+            key=lambda r: ranked.get(r.id, len(ranked)),
         )
 
         def score(words: dict[str, float], r: ServiceItem) -> float:
@@ -516,15 +497,10 @@ class Composer:
         if len(rec.rows) > 1:
             # pick the group the user means (寄宿/非寄宿, 公办/民办), in the plan's words too
             # (不住校 → 非寄宿); keep it paired with its own value
-            words = (
-                list(
-                    dict.fromkeys(
-                        focus + self.index.tokenizer.tokens(self.index.expand(question)[0])
-                    )
-                )
-                if question
-                else focus
-            )
+            words = list(focus)
+            if question:
+                words += self.index.tokenizer.tokens(self.index.expand(question)[0])
+            words = list(dict.fromkeys(words))
             # the turn's own words that tell the groups apart choose (非寄宿 against 寄宿, not
             # 寄宿 found in both); an earlier turn's words only break a tie
             texts = [r.target + getattr(r, attr) for r in rec.rows]
@@ -696,9 +672,7 @@ class Composer:
             lines.append(f"- **{m.group(1)}.{m.group(2)}**：{first}")
         if len(lines) < 2:
             return None
-        head = f"**{rec.title}**共{len(lines)}条{cite(rec.readable)}：" + (
-            f"{intro}" if intro else ""
-        )
+        head = f"**{rec.title}**共{len(lines)}条{cite(rec.readable)}：{intro}"
         return Composition(text=head + "\n" + "\n".join(lines), citations=[rec.id], answered=True)
 
     def _passage(self, rec, top: Hit, focus: list[str], intent: Intent) -> Composition:
@@ -729,18 +703,17 @@ class Composer:
 
     # ------------------------------------------------------------ text selection
 
+    def _idf_sum(self, words, have: set[str]) -> float:
+        return sum(self.index.idf.get(t, 1.0) for t in words if t in have)
+
     def _own_overlap(self, words: list[str], text: str) -> float:
-        have = set(self.index.tokenizer.tokens(text))
-        return sum(self.index.idf.get(t, 1.0) for t in set(words) if t in have)
+        return self._idf_sum(set(words), set(self.index.tokenizer.tokens(text)))
 
     def _overlap(self, focus: list[str], text: str) -> float:
         have = set(self.index.tokenizer.tokens(text))
         own = set(focus)
-        score = sum(self.index.idf.get(t, 1.0) for t in own if t in have)
         # words of the earlier turn help choose, at half weight ("2020年呢？" after an indicator)
-        return score + 0.5 * sum(
-            self.index.idf.get(t, 1.0) for t in set(self._context) - own if t in have
-        )
+        return self._idf_sum(own, have) + 0.5 * self._idf_sum(set(self._context) - own, have)
 
     def _select(
         self,

@@ -36,7 +36,7 @@ class Votes:
     answerable: float  # weighted share of answerable neighbours
     top_sim: float  # similarity of the nearest training question
     unrelated: float = 0.0  # weighted share of neighbours about nothing in the plan (公积金, 天气)
-    # answerable share among the neighbours asking the same kind of thing (an amount or not):
+    # answerable share among the neighbours asking the same kind of thing (features.ask_kind):
     # "火化有没有减免" is answered, "火化费减免多少元" is a detail the plan does not give
     answerable_same_ask: float = 0.0
 
@@ -53,7 +53,7 @@ class Neighbours:
         answerable,
         files,
         unrelated=None,
-        quantity=None,
+        kinds=None,
     ):
         self.matrix = np.asarray(matrix, dtype=np.float32)
         self.labels = labels
@@ -65,16 +65,12 @@ class Neighbours:
             unrelated if unrelated is not None else [0.0] * len(labels), dtype=np.float32
         )
         # what kind of thing each asks (answer.features.ask_kind: an amount or not, trap cues)
-        self.quantity = np.asarray(
-            quantity if quantity is not None else [0] * len(labels), dtype=np.int64
-        )
+        self.kinds = np.asarray(kinds if kinds is not None else [0] * len(labels), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def votes(
-        self, vector, exclude_file: str | None = None, quantity: int | bool | None = None
-    ) -> Votes:
+    def votes(self, vector, exclude_file: str | None = None, kind: int | None = None) -> Votes:
         if vector is None or not len(self):
             return Votes.none()
         # einsum's own loop, not BLAS: a multithreaded BLAS call leaves its threads spinning,
@@ -93,8 +89,8 @@ class Neighbours:
                 records[cid] = records.get(cid, 0.0) + float(weight)
         answerable = float(w @ self.answerable[top])
         same = answerable
-        if quantity is not None:
-            m = self.quantity[top] == int(quantity)
+        if kind is not None:
+            m = self.kinds[top] == int(kind)
             weight = float(w[m].sum())
             if weight > 1e-9:  # those of the same kind may all be far below the nearest
                 same = float(w[m] @ self.answerable[top][m] / weight)
@@ -121,7 +117,7 @@ def _rows(train_dir: Path) -> list[dict]:
                     "citations": tuple(q.get("citations") or ()),
                     "answerable": bool(q.get("answerable")),
                     "unrelated": not q.get("answerable") and not q.get("related"),
-                    "quantity": ask_kind(q["question"]),
+                    "kind": ask_kind(q["question"]),
                     "file": path.name,
                 }
             )
@@ -158,11 +154,11 @@ def load_or_build(
     answerable = [r["answerable"] for r in rows]
     files = [r["file"] for r in rows]
     unrelated = [r["unrelated"] for r in rows]
-    quantity = [r["quantity"] for r in rows]
+    kinds = [r["kind"] for r in rows]
     try:
         matrix = np.load(path)
         if matrix.shape[0] == len(rows):
-            return Neighbours(matrix, labels, answerable, files, unrelated, quantity)
+            return Neighbours(matrix, labels, answerable, files, unrelated, kinds)
     except (OSError, ValueError):
         pass
     logging.getLogger("policyqa.steps").warning(  # a first-run step people wait for
@@ -176,4 +172,4 @@ def load_or_build(
         os.replace(tmp, path)
     except OSError as e:  # a read-only cache costs the next start ~10 s, nothing else
         logger.warning("neighbour vectors not cached (%s)", e)
-    return Neighbours(matrix, labels, answerable, files, unrelated, quantity)
+    return Neighbours(matrix, labels, answerable, files, unrelated, kinds)

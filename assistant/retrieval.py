@@ -212,6 +212,21 @@ class PlanIndex:
         expanded, added = expand_aliases(base, self.aliases, self.tokenizer.tokens(base))
         return expanded, fixed + added
 
+    def hit_for(self, cid: str, via: str) -> Hit:
+        """A record as a source that no ranking returned (a lookup, a listed item), with its
+        first chunk to show."""
+        rec = self.records[cid]
+        first = next((d.id for d in self.chunks_of(cid)), None)
+        return Hit(
+            id=cid,
+            title=rec.title,
+            readable=rec.readable,
+            kind=rec.kind,
+            score=0.0,
+            via=via,
+            chunk_ids=[first] if first else [],
+        )
+
     def chunks_of(self, cid: str) -> list[Document]:
         return [self.chunks[i] for i in self._chunks_by_cid.get(cid, [])]
 
@@ -465,7 +480,7 @@ class PlanRetriever(BaseRetriever):
         ranked_dense, degraded, vector = self._dense(expanded, n)
         if self.neighbours is not None and vector is not None and not followup:
             signals.votes = self.neighbours.votes(
-                vector, self.exclude_file, quantity=ask_kind(question)
+                vector, self.exclude_file, kind=ask_kind(question)
             )
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 
@@ -713,19 +728,7 @@ class PlanRetriever(BaseRetriever):
         by_id = {h.id: h for h in hits}
         front: list[Hit] = []
         for cid in ids:
-            h = by_id.pop(cid, None)
-            if h is None:
-                rec = self.index.records[cid]
-                first = next((d.id for d in self.index.chunks_of(cid)), None)
-                h = Hit(
-                    id=cid,
-                    title=rec.title,
-                    readable=rec.readable,
-                    kind=rec.kind,
-                    score=0.0,
-                    via=via,
-                    chunk_ids=[first] if first else [],
-                )
+            h = by_id.pop(cid, None) or self.index.hit_for(cid, via)
             h.via = via
             h.evidence = max(h.evidence, 0.9 if via == "lookup" else h.evidence)
             front.append(h)

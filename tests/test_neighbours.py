@@ -106,11 +106,9 @@ def test_neighbour_votes_point_at_the_asked_record(service, question, record):
 def test_the_answerable_share_among_questions_asking_the_same_kind_of_thing():
     # two near questions on one topic: "有没有减免" was answered, "减免多少元" was a trap
     matrix = np.stack([_unit(1, 0.02, 0), _unit(1, 0, 0.02)])
-    memory = Neighbours(
-        matrix, [("清单-54",), ()], [1, 0], ["a.jsonl", "b.jsonl"], quantity=[False, True]
-    )
-    asking_whether = memory.votes(_unit(1, 0.01, 0.01), quantity=False)
-    asking_amount = memory.votes(_unit(1, 0.01, 0.01), quantity=True)
+    memory = Neighbours(matrix, [("清单-54",), ()], [1, 0], ["a.jsonl", "b.jsonl"], kinds=[0, 1])
+    asking_whether = memory.votes(_unit(1, 0.01, 0.01), kind=0)
+    asking_amount = memory.votes(_unit(1, 0.01, 0.01), kind=1)
     assert asking_whether.answerable_same_ask == pytest.approx(1.0)
     assert asking_amount.answerable_same_ask == pytest.approx(0.0)
     assert asking_whether.answerable == pytest.approx(asking_amount.answerable)
@@ -119,7 +117,7 @@ def test_the_answerable_share_among_questions_asking_the_same_kind_of_thing():
 def test_neighbours_of_the_same_kind_far_below_the_nearest_give_no_nan():
     # the one of the question's kind is so far below the nearest that its softmax weight is 0
     matrix = np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
-    memory = Neighbours(matrix, [("清单-54",), ()], [1, 0], ["a.jsonl", "b.jsonl"], quantity=[0, 3])
-    votes = memory.votes(_unit(1, 0, 0), quantity=3)
+    memory = Neighbours(matrix, [("清单-54",), ()], [1, 0], ["a.jsonl", "b.jsonl"], kinds=[0, 3])
+    votes = memory.votes(_unit(1, 0, 0), kind=3)
     assert votes.answerable_same_ask == pytest.approx(votes.answerable)
     assert not np.isnan(votes.answerable_same_ask)
