@@ -65,3 +65,10 @@ def test_a_corrected_amount_still_carries_the_plans_date(bm25_service):
     ans = bm25_service.answer("散居孤儿每月生活费是八百元，对吧？")
     assert ans.reason == "false_premise" and "1120元" in ans.text
     assert "2016–2020年" in ans.text  # the period caveat follows the quoted standard
+
+
+def test_a_round_sum_said_without_its_unit_is_a_claim():
+    evidence = "我市社会散居的孤儿生活费每人每月1120元"
+    assert premise.unsupported("听说散居孤儿一个月给两千，是真的吗", evidence, []) == ["两千"]
+    assert premise.unsupported("听说一个月一千一百二，是吧", evidence, []) == []
+    assert premise.unsupported("老百姓去是不是要钱", evidence, []) == []

@@ -23,12 +23,15 @@ CONFIRM = re.compile(
 # a clause that reports a claim ("听说…", "网上说…", "规划里写着…")
 _REPORTED = re.compile(r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是")
 _CLAUSE = re.compile(r"[，,。；;！!？?\s]+")  # spoken text separates clauses by spaces too
-# a figure as written, to show the claim back in the person's own words: Arabic digits, or a
-# Chinese numeral with what it counts (两千块, 十二年, 百分之二十), never 百 in 老百姓 or 一块儿
+# a figure as written, to show the claim back in the person's own words: Arabic digits, a
+# Chinese numeral with what it counts (两千块, 十二年, 百分之二十) or with a magnitude (两千),
+# never 百 in 老百姓 or 一块儿
 _SHOWN = re.compile(
     r"百分之[零一二两三四五六七八九十百点]+"
     r"|\d+(?:\.\d+)?[万亿]?(?:周岁|[%％元岁倍年月天人次户套项个名所张块](?!儿))?"
     r"|[〇零一二两三四五六七八九十百千万点]{1,8}(?:周岁|[%％元岁倍年户套名所张]|块(?!儿))"
+    # a round sum said without its unit ("一个月给两千", "八百"): a digit and a magnitude
+    r"|[〇零一二两三四五六七八九十]+[十百千万][〇零一二两三四五六七八九十百千万]*"
 )
 _AGE = re.compile(r"岁$")
 # references to the plan's own parts are not figures it states (分工14, 专栏5, 附件2, 第56项)
