@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 
@@ -129,3 +131,22 @@ def build_chunks(records: Iterable[AnyRecord]) -> list[Document]:
     ids = [d.id for d in docs]
     assert len(ids) == len(set(ids)), "chunk IDs must be unique"
     return docs
+
+
+def chunks_hash(chunks: list[Document]) -> str:
+    """What a document's stored part is made of: chunk IDs, texts and metadata."""
+    h = hashlib.sha256()
+    for d in chunks:
+        h.update(json.dumps([d.id, d.page_content, d.metadata], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+def digest(records: Iterable[AnyRecord]) -> dict:
+    """A document's entry in the index manifest: its chunks' hash and count."""
+    docs = build_chunks(records)
+    return {"hash": chunks_hash(docs), "chunks": len(docs)}
+
+
+def text_hash(text: str) -> str:
+    """A chunk text's key in the store's metadata: vectors are found by it and re-used."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -33,8 +33,10 @@ from .documents import (
     LIBRARY_MANIFEST,
     Plan,
     all_plans,
+    library_plan,
     load_document,
     load_plans,
+    parsed_copies,
     read_library_manifest,
 )
 from .ingest import IngestError
@@ -190,15 +192,16 @@ class Library:
                 written.append(stored)
                 toml.write_text(self._toml(meta), encoding="utf-8")
                 written.append(toml)
-                # parse the stored copy: what the library holds is what was indexed
-                plan = load_document(stored, limits=self.settings.ingest_limits)
+                # parse the stored copy: what the library holds is what was indexed; its
+                # parsed copy is written now, so the reload after the add does not parse again
+                plan = library_plan(stored)
                 self._index(plan)
                 entries = read_library_manifest(self.dir)
                 entries.append({"id": did, "file": stored.name, "sha256": plan.sha256})
                 self._write_manifest(entries)
             except BaseException:
                 self._unindex(did)
-                for f in written:
+                for f in [*written, *parsed_copies(stored)]:
                     f.unlink(missing_ok=True)
                 raise
         logger.info("library: added %s (%d records)", did, len(plan.records))
@@ -222,8 +225,7 @@ class Library:
                 self._write_manifest(entries)
                 raise
             stored = self.dir / entry["file"]
-            parsed = list((self.dir / ".parsed").glob(f"{stored.stem}-*.json"))
-            for f in (stored, stored.with_suffix(".toml"), *parsed):
+            for f in (stored, stored.with_suffix(".toml"), *parsed_copies(stored)):
                 with contextlib.suppress(OSError):
                     f.unlink()
         logger.info("library: removed %s", doc_id)
@@ -247,27 +249,20 @@ class Library:
             yield
 
     def _index(self, plan: Plan) -> None:
-        """The new document's chunks into the collection (inside the lock), then the manifest."""
-        from .store import (
-            _ensure,
-            _open_or_reset,
-            document_chunks,
-            expected_manifest,
-            sync_document,
-            write_manifest,
-        )
+        """The new document's chunks into the collection (inside the lock), then the manifest.
+        Only the new document's chunks are built; the others are checked by their digests."""
+        from .chunks import build_chunks
+        from .store import _ensure, _open_or_reset, expected_manifest, sync_document, write_manifest
 
         emb = self.embeddings
-        plans = (*self.plans(), plan)
-        chunks = document_chunks(plans)
-        want = expected_manifest(self.settings, emb.model_id, emb.dimension, chunks)
+        current = self.plans()
         # bring what is there up to date first (builds it when missing): embeds nothing new
         # when the index is current; then the new document alone
-        current = {d: c for d, c in chunks.items() if d != plan.meta.id}
         cur_want = expected_manifest(self.settings, emb.model_id, emb.dimension, current)
         _ensure(self.settings, emb, current, cur_want, False, False)
         col = _open_or_reset(self.settings).get_collection(self.settings.chroma_collection)
-        sync_document(col, emb, plan.meta.id, chunks[plan.meta.id])
+        sync_document(col, emb, plan.meta.id, build_chunks(plan.records))
+        want = expected_manifest(self.settings, emb.model_id, emb.dimension, (*current, plan))
         write_manifest(col, self.settings, want)
 
     def _unindex(self, doc_id: str, strict: bool = False) -> None:
@@ -281,11 +276,7 @@ class Library:
             found = col.metadata or {}
             if found.get("policyqa_model_id") == emb.model_id:
                 plans = tuple(p for p in self.plans() if p.meta.id != doc_id)
-                from .store import document_chunks
-
-                want = expected_manifest(
-                    self.settings, emb.model_id, emb.dimension, document_chunks(plans)
-                )
+                want = expected_manifest(self.settings, emb.model_id, emb.dimension, plans)
                 if col.count() == want["chunks"]:
                     write_manifest(col, self.settings, want)
         except Exception:

@@ -9,7 +9,10 @@ Incremental: chunk IDs are the records' citation IDs (``清单-56#0``, ``DOC:条
 chunk's metadata names its document (``plan``). Opening compares each document's hash with the
 manifest: an unchanged corpus embeds nothing; a changed document re-embeds only chunks whose
 text is new (vectors of texts it already had are reused); an added document embeds only its
-own chunks; a removed one has its chunks deleted.
+own chunks whose text is not already in the store (each stored chunk carries its text's hash,
+``text_sha``, so a passage two documents share is embedded once); a removed one has its chunks
+deleted. Each document's hash comes from its parsed copy (``Plan.digest``): an unchanged
+library is checked without building a single chunk.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from urllib.parse import urlparse
 
 from langchain_core.documents import Document
 
-from .chunks import SCHEMA_VERSION, build_chunks
+from .chunks import SCHEMA_VERSION, build_chunks, digest, text_hash
 from .documents import Plan, all_plans, corpus_hash
 from .settings import Settings
 
@@ -33,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_KEYS = ("corpus_hash", "model_id", "dimension", "chunks", "schema", "documents")
 BATCH = 1000  # rows per Chroma call (its own maximum is larger; this keeps memory flat)
+TEXT_KEY = "text_sha"  # stored with each chunk (not part of its Document): vectors by text
 
 
 class IndexError_(RuntimeError):
@@ -71,12 +75,12 @@ def manifest_path(settings: Settings) -> Path:
     return settings.index_dir / "manifest.json"
 
 
-def chunks_hash(chunks: list[Document]) -> str:
-    """What a document's stored part is made of: chunk IDs, texts and metadata."""
-    h = hashlib.sha256()
-    for d in chunks:
-        h.update(json.dumps([d.id, d.page_content, d.metadata], ensure_ascii=False).encode())
-    return h.hexdigest()[:16]
+def document_digest(plan: Plan) -> dict:
+    """The document's manifest entry ({"hash", "chunks"}): kept with a library document's
+    parsed copy; computed once per process for the corpus's plans."""
+    if not plan.digest:
+        plan.digest = digest(plan.records)
+    return plan.digest
 
 
 def document_chunks(plans: tuple[Plan, ...] | list[Plan]) -> dict[str, list[Document]]:
@@ -90,19 +94,19 @@ def expected_manifest(
     settings: Settings,
     model_id: str,
     dimension: int,
-    chunks: dict[str, list[Document]] | None = None,
+    plans: tuple[Plan, ...] | list[Plan] | None = None,
 ) -> dict:
     """The manifest an index of these documents (all of the corpus and the library by default)
     built with this model has."""
-    if chunks is None:
-        chunks = document_chunks(all_plans(settings.corpus_dir, settings.library_path))
-    documents = {d: {"hash": chunks_hash(c), "chunks": len(c)} for d, c in chunks.items()}
+    if plans is None:
+        plans = all_plans(settings.corpus_dir, settings.library_path)
+    documents = {p.meta.id: dict(document_digest(p)) for p in plans}
     whole = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()[:16]
     return {
         "corpus_hash": whole,
         "model_id": model_id,
         "dimension": dimension,
-        "chunks": sum(len(c) for c in chunks.values()),
+        "chunks": sum(d["chunks"] for d in documents.values()),
         "schema": SCHEMA_VERSION,
         "documents": documents,
     }
@@ -177,10 +181,9 @@ def ensure_index(
     embeddings = embeddings or make_embeddings(settings)
     if plans is None:
         plans = all_plans(settings.corpus_dir, settings.library_path)
-    chunks = document_chunks(plans)
-    want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, chunks)
+    want = expected_manifest(settings, embeddings.model_id, embeddings.dimension, plans)
     with index_lock(settings):  # one process checks or builds at a time; the others wait
-        return _ensure(settings, embeddings, chunks, want, rebuild, progress)
+        return _ensure(settings, embeddings, plans, want, rebuild, progress)
 
 
 @contextlib.contextmanager
@@ -201,7 +204,8 @@ def index_lock(settings: Settings):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _ensure(settings: Settings, embeddings, chunks, want, rebuild: bool, progress: bool):
+def _ensure(settings: Settings, embeddings, plans, want, rebuild: bool, progress: bool):
+    """ensure_index inside the lock: chunks are built only for what is (re)written."""
     client = _open_or_reset(settings)
     found = read_manifest(client, settings)
     if found and not settings.chroma_url and not manifest_path(settings).exists():
@@ -215,24 +219,25 @@ def _ensure(settings: Settings, embeddings, chunks, want, rebuild: bool, progres
     if rebuild or problem:
         if problem:
             logging.getLogger("policyqa.steps").warning("建立索引：%s", problem[1])
-        _build(client, settings, embeddings, chunks, want, progress)
+        _build(client, settings, embeddings, document_chunks(plans), want, progress)
         return want
     col = client.get_collection(settings.chroma_collection)
     have = found["documents"]
     changed = False
-    for doc, docs in chunks.items():
+    for plan in plans:
+        doc = plan.meta.id
         if have.get(doc) != want["documents"][doc]:
             logger.info("index: document %s changed, updating its chunks", doc)
-            sync_document(col, embeddings, doc, docs, progress=progress)
+            sync_document(col, embeddings, doc, build_chunks(plan.records), progress=progress)
             changed = True
-    for doc in set(have) - set(chunks):
+    for doc in set(have) - set(want["documents"]):
         logger.info("index: document %s removed, deleting its chunks", doc)
         col.delete(where={"plan": doc})
         changed = True
     if changed or found.get("corpus_hash") != want["corpus_hash"]:
         if col.count() != want["chunks"]:  # chunks nobody accounts for: start clean
             logging.getLogger("policyqa.steps").warning("建立索引：片段数与清单不符，重建。")
-            _build(client, settings, embeddings, chunks, want, progress)
+            _build(client, settings, embeddings, document_chunks(plans), want, progress)
             return want
         write_manifest(col, settings, want)
     elif not settings.chroma_url and _read_manifest_file(settings) != want:
@@ -259,24 +264,19 @@ def write_manifest(col, settings: Settings, manifest: dict) -> None:
 
 def sync_document(col, embeddings, doc: str, chunks: list[Document], progress: bool = False) -> int:
     """Make the collection hold exactly ``chunks`` for document ``doc``; returns how many texts
-    were embedded (vectors of texts the document already had are reused)."""
-    from tqdm import tqdm
-
+    were embedded. A text already in the store (this document's earlier version, or a passage
+    another document has word for word) keeps its vector."""
     old = col.get(where={"plan": doc}, include=["embeddings", "documents"])
     reuse = {}
     for text, vec in zip(
         old["documents"] or [], old["embeddings"] if old["ids"] else [], strict=False
     ):
         reuse[text] = vec
-    new_texts = list(dict.fromkeys(d.page_content for d in chunks if d.page_content not in reuse))
-    bar = tqdm(total=len(new_texts), desc=f"嵌入 {doc}", unit="段", disable=not progress)
-    step = max(1, min(BATCH, -(-len(new_texts) // 4)))
-    for i in range(0, len(new_texts), step):
-        part = new_texts[i : i + step]
-        for text, vec in zip(part, embeddings.embed_documents(part), strict=True):
-            reuse[text] = vec
-        bar.update(len(part))
-    bar.close()
+    wanted = list(dict.fromkeys(d.page_content for d in chunks if d.page_content not in reuse))
+    reuse |= stored_vectors(col, wanted)
+    new_texts = [t for t in wanted if t not in reuse]
+    for text, vec in zip(new_texts, embed_texts(embeddings, new_texts, doc, progress), strict=True):
+        reuse[text] = vec
     keep = {d.id for d in chunks}
     stale = [i for i in old["ids"] if i not in keep]
     for i in range(0, len(stale), BATCH):
@@ -287,9 +287,50 @@ def sync_document(col, embeddings, doc: str, chunks: list[Document], progress: b
             ids=[d.id for d in part],
             embeddings=[list(map(float, reuse[d.page_content])) for d in part],
             documents=[d.page_content for d in part],
-            metadatas=[d.metadata for d in part],
+            metadatas=[_stored_metadata(d) for d in part],
         )
     return len(new_texts)
+
+
+def _stored_metadata(d: Document) -> dict:
+    return d.metadata | {TEXT_KEY: text_hash(d.page_content)}
+
+
+def stored_vectors(col, texts: list[str]) -> dict[str, list[float]]:
+    """Vectors the store already holds for these texts (found by their hash, checked by the
+    text itself); chunks written before the hash was stored are simply not found."""
+    by_hash = {text_hash(t): t for t in texts}
+    out: dict[str, list[float]] = {}
+    keys = list(by_hash)
+    step = 500
+    for i in range(0, len(keys), step):
+        got = col.get(
+            where={TEXT_KEY: {"$in": keys[i : i + step]}}, include=["embeddings", "documents"]
+        )
+        if not got["ids"]:
+            continue
+        for text, vec in zip(got["documents"], got["embeddings"], strict=True):
+            if by_hash.get(text_hash(text)) == text:  # the text itself, not only its key
+                out[text] = vec
+    return out
+
+
+def embed_texts(embeddings, texts: list[str], doc: str = "", progress: bool = False) -> list:
+    """Passages to vectors in one call (sentence-transformers sorts them by length, so batches
+    pad least); with a progress bar, in 4 slices."""
+    if not texts:
+        return []
+    if not progress:
+        return list(embeddings.embed_documents(texts))
+    from tqdm import tqdm
+
+    out: list = []
+    step = max(1, min(BATCH, -(-len(texts) // 4)))
+    with tqdm(total=len(texts), desc=f"嵌入 {doc}", unit="段") as bar:
+        for i in range(0, len(texts), step):
+            out += embeddings.embed_documents(texts[i : i + step])
+            bar.update(len(texts[i : i + step]))
+    return out
 
 
 def delete_document(col, doc: str) -> None:
@@ -378,7 +419,7 @@ def _build(
             ids=[d.id for d in part],
             embeddings=vectors,
             documents=[d.page_content for d in part],
-            metadatas=[d.metadata for d in part],
+            metadatas=[_stored_metadata(d) for d in part],
         )
         bar.update(len(part))
     bar.close()

@@ -507,10 +507,103 @@ def test_parsed_records_are_kept_beside_the_file_and_give_the_same_records(lib, 
 
     lib.add(_copy(RULES, tmp_path / "in"))
     first = {r.id: (r.readable, r.text) for r in lib.records()}
-    cached = list((lib.dir / ".parsed").glob("jn-fixture-rules-*.json"))
+    cached = list((lib.dir / ".parsed").glob("jn-fixture-rules-*.pkl"))
     assert len(cached) == 1
-    documents._library_plan.cache_clear()  # a new process: from the JSON copy, same records
+    documents._library_plan.cache_clear()  # a new process: from the parsed copy, same records
     assert {r.id: (r.readable, r.text) for r in lib.records()} == first
     assert first["jn-fixture-rules:条款-3"][0] == "《济南市临时救助实施办法》第三条"
     lib.remove("jn-fixture-rules")
     assert not list((lib.dir / ".parsed").glob("jn-fixture-rules-*"))
+
+
+def test_reopening_an_unchanged_library_reads_parsed_copies_and_builds_no_chunk(
+    lib, tmp_path, monkeypatch
+):
+    """A new process re-opens from the parsed copies and their chunk digests: nothing is
+    parsed, no chunk is built, nothing is embedded; a changed .toml or file is noticed."""
+    from assistant import chunks, documents, store
+
+    lib.add(_copy(RULES, tmp_path / "in"))
+    lib.add(_copy(NOTICE, tmp_path / "in"))
+    m0 = json.loads(manifest_path(lib.settings).read_text())
+    documents._library_plan.cache_clear()  # a new process
+
+    def no_parse(*a, **kw):
+        raise AssertionError("parsed again")
+
+    def no_chunks(*a, **kw):
+        raise AssertionError("chunks built")
+
+    with monkeypatch.context() as m:
+        m.setattr(documents, "load_document", no_parse)
+        m.setattr(chunks, "build_chunks", no_chunks)
+        m.setattr(store, "build_chunks", no_chunks)
+        m.setattr(store, "document_chunks", no_chunks)
+        plans = lib.plans()
+        again = CountingEmbeddings()
+        assert ensure_index(lib.settings, again, plans=plans) == m0
+    assert again.texts == []
+    assert {p.meta.id for p in plans} == {"jinan-2018-5", "jn-fixture-rules", "jn-fixture-notice"}
+
+    # the cover facts edited (a new process): read again; the chunks do not name the issuer
+    toml = lib.dir / "jn-fixture-notice.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("济南市民政局", "济南市民政局（修订）"),
+        encoding="utf-8",
+    )
+    documents._library_plan.cache_clear()
+    issuer = next(p for p in lib.plans() if p.meta.id == "jn-fixture-notice").meta.issuer
+    assert issuer == "济南市民政局（修订）"
+    edited = CountingEmbeddings()
+    assert ensure_index(lib.settings, edited) == m0 and edited.texts == []
+    # the text edited: noticed by its size and time, its changed passage embedded
+    stored = lib.dir / "jn-fixture-notice.txt"
+    stored.write_text(
+        stored.read_text(encoding="utf-8").replace("济南市", "济南市市区", 1), encoding="utf-8"
+    )
+    documents._library_plan.cache_clear()
+    changed = CountingEmbeddings()
+    m2 = ensure_index(lib.settings, changed)
+    assert m2["documents"]["jn-fixture-notice"] != m0["documents"]["jn-fixture-notice"]
+    assert m2["documents"]["jn-fixture-rules"] == m0["documents"]["jn-fixture-rules"]
+    assert changed.texts and all("济南市市区" in t for t in changed.texts)
+    # one parsed copy per file: the earlier versions' are gone
+    assert len(documents.parsed_copies(stored)) == 1
+
+
+def test_a_damaged_parsed_copy_is_parsed_again(lib, tmp_path):
+    from assistant import documents
+
+    lib.add(_copy(RULES, tmp_path / "in"))
+    first = {r.id: r.text for r in lib.records()}
+    (copy,) = documents.parsed_copies(lib.dir / "jn-fixture-rules.txt")
+    copy.write_bytes(b"not a pickle")
+    documents._library_plan.cache_clear()
+    assert {r.id: r.text for r in lib.records()} == first
+    assert copy.read_bytes() != b"not a pickle"  # written again
+
+
+def test_passages_already_in_the_store_are_not_embedded_again(lib, tmp_path):
+    """A document sharing passages word for word with another (a new version under a new id)
+    embeds only the passages the store does not hold; the shared ones keep their vectors."""
+    from assistant.chunks import build_chunks
+
+    lib.add(_copy(RULES, tmp_path / "in"))
+    text = RULES.read_text(encoding="utf-8")
+    assert "应救尽救" in text
+    v2 = tmp_path / "v2" / "rules-v2.txt"
+    v2.parent.mkdir()
+    v2.write_text(text.replace("应救尽救", "应救尽救、及时高效"), encoding="utf-8")
+    lib.embeddings.texts.clear()
+    info = lib.add(v2, doc_id="rules-v2")
+    new = next(p for p in lib.plans() if p.meta.id == info.id)
+    texts = {d.page_content for d in build_chunks(new.records)}
+    old = next(p for p in lib.plans() if p.meta.id == "jn-fixture-rules")
+    shared = texts & {d.page_content for d in build_chunks(old.records)}
+    assert len(shared) >= len(texts) // 2  # the document is mostly the same text
+    assert set(lib.embeddings.texts) == texts - shared
+    col = get_collection(lib.settings)
+    a = col.get(ids=["rules-v2:条款-1#0"], include=["embeddings", "documents"])
+    b = col.get(ids=["jn-fixture-rules:条款-1#0"], include=["embeddings", "documents"])
+    assert a["documents"] == b["documents"]
+    assert list(a["embeddings"][0]) == list(b["embeddings"][0])
