@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -117,7 +118,15 @@ class Service:
             return False
         self.records = records
         self.by_id = {r.id: r for r in self.records}
-        self.index = PlanIndex(self.records, load_aliases(self.settings.corpus_dir))
+        # the index is millions of objects that live until the next change: built with the
+        # cyclic collector off, as at start-up (startup.building_objects), ~15 % sooner
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self.index = PlanIndex(self.records, load_aliases(self.settings.corpus_dir))
+        finally:
+            if collecting:
+                gc.enable()
         self.retriever.index = self.index
         self.composer.index = self.index
         self.across = Across.of(self.library.plans())

@@ -123,3 +123,32 @@ def test_only_a_damaged_store_counts_as_damaged(tmp_settings):
     assert not _damaged(tmp_settings)
     (tmp_settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
     assert _damaged(tmp_settings)
+
+
+def test_a_records_chunks_are_built_once_while_it_lives():
+    """The index check, the add and each reload ask for the same records' chunks: built once
+    per record, equal to a fresh build, and forgotten with the record."""
+    import gc
+
+    from assistant import chunks
+
+    plan = load_plans_fresh()
+    first = build_chunks(plan.records)
+    again = build_chunks(plan.records)
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    fresh = [d for r in plan.records for d in chunks.record_chunks(r)]
+    assert [(d.id, d.page_content, d.metadata) for d in first] == [
+        (d.id, d.page_content, d.metadata) for d in fresh
+    ]
+    held = len(chunks._BUILT)
+    del plan, first, again, fresh
+    gc.collect()
+    assert len(chunks._BUILT) <= held - 165  # the plan's records are gone, so are their chunks
+
+
+def load_plans_fresh():
+    """The seed parsed anew (not the cached plan every test shares)."""
+    from assistant.documents import iter_plan_files, parse_plan
+
+    text_file, meta = next(iter(iter_plan_files(CORPUS)))
+    return parse_plan(text_file.read_text(encoding="utf-8"), meta)
