@@ -258,3 +258,16 @@ def test_nonsense_gets_no_related_items(service):
     assert not a.answered and "12345" in a.text and "相关的内容" not in a.text
     b = service.answer("住房公积金怎么提取？")  # shares 住房 with the plan: pointers stay
     assert not b.answered and "相关的内容" in b.text
+
+
+def test_the_ranked_first_source_answers_even_when_another_shares_more_words(bm25_service):
+    # the box repeats 村卫生室 and 卫生院 many times; the item that answers says 零差率销售
+    question = "村卫生室、镇卫生院卖药加不加价？"
+    result = bm25_service.retriever.search(question)
+    hits = {h.id: h for h in result.hits}
+    assert result.hits[0].id == "专栏-6"  # words alone rank the box first
+    first = hits.pop("清单-43", None) or bm25_service.retriever.index.hit_for("清单-43", "hybrid")
+    first.evidence = result.hits[0].evidence
+    result.hits = [first, *hits.values()]
+    comp = bm25_service.composer.compose(question, result, [])
+    assert comp.citations[:1] == ["清单-43"] and "零差率销售" in comp.text

@@ -62,3 +62,30 @@ def test_rates_and_multiples_count_as_their_kind():
     assert detail.holds("孕产妇死亡率（1/10万） 2015年：5.93", "比例")
     assert detail.holds("国产新片比例不少于1/3", "比例")
     assert detail.holds("最高支付限额为居民人均可支配收入的8倍以上", "金额")
+
+
+def _first(result, cid: str):
+    """The search result with one record moved to the front, its evidence equal to the old first."""
+    hits = {h.id: h for h in result.hits}
+    front = hits.pop(cid)
+    front.evidence = max(front.evidence, result.hits[0].evidence)
+    result.hits = [front, *hits.values()]
+    return result
+
+
+def test_a_source_ranked_just_after_answers_when_it_states_the_asked_detail(bm25_service):
+    # the box names the plan without its years; the section it belongs to gives them
+    question = "第二期特殊教育提升计划实施期限是几年？"
+    result = _first(bm25_service.retriever.search(question), "专栏-12")
+    assert "章节-三（十）" in [h.id for h in result.hits[1:3]]
+    comp = bm25_service.composer.compose(question, result, [])
+    assert comp.answered and comp.citations == ["章节-三（十）"]
+    assert "2017—2020年" in comp.text
+
+
+def test_the_first_source_stays_when_none_after_it_states_the_detail(bm25_service):
+    question = "高血压患者社区医生一年随访多少次？"
+    result = bm25_service.retriever.search(question)
+    comp = bm25_service.composer.compose(question, result, [])
+    assert not comp.answered and comp.reason == "no_detail"
+    assert comp.citations[:1] == ["清单-33"]
