@@ -64,7 +64,10 @@ RULES: list[tuple[str, re.Pattern, str]] = [
     (
         "abuse",
         re.compile(
-            r"破机器人|傻[逼瓜子]|蠢货|垃圾机器人|废物|滚蛋|他妈|妈的|fuck|shit|idiot|stupid", re.I
+            # 他妈的 and a clause that starts with 妈的 swear; 他妈 (his mother) and 当妈的 do not
+            r"破机器人|傻[逼瓜子]|蠢货|垃圾机器人|废物|滚蛋|他妈的|(?:^|[\s，,。！!？?])妈的"
+            r"|fuck|shit|idiot|stupid",
+            re.I,
         ),
         prompts.ABUSE,
     ),
@@ -87,7 +90,13 @@ RULES: list[tuple[str, re.Pattern, str]] = [
     (
         "contact",
         re.compile(
-            r"电话|号码|地址|办公地点|几点上班|几点下班|营业时间|开门|网址|网站|邮箱|联系方式"
+            # asked for, not told about: "电话是多少", "给个地址", "几点上班"; a story's "电话也
+            # 不接" or "社区打电话说要建档" asks something else
+            r"(?:电话|号码|地址|办公地点|网址|网站|邮箱|联系方式)"
+            r"(?:是多少|是啥|是什么|多少|在哪|是哪|呢|有吗|有没有|给[一个]|发[一个下]|[?？]|$)"
+            r"|(?:哪|什么|啥)个?(?:电话|号码|地址|网址|网站|邮箱)"
+            r"|(?:给|告诉|发|留)(?:我|俺|一下)?[一个下]?(?:电话|号码|地址|联系方式)"
+            r"|几点上班|几点下班|营业时间|几点开门|几点关门|办公时间"
         ),
         prompts.CONTACT_FACTS,
     ),

@@ -428,3 +428,43 @@ def test_healthz_is_not_ready_while_workers_start(bm25_service):
     r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "starting"
     assert _client(bm25_service).get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "怎么联系市民政局，电话是多少？",
+        "残联的办公地址在哪",
+        "给个人社局的联系方式",
+        "社保中心几点上班",
+    ],
+)
+def test_asking_for_contact_facts_is_answered_with_the_hotline(question):
+    from assistant import guard
+
+    verdict = guard.check(question)
+    assert verdict is not None and verdict.kind == "contact"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # a phone call, a mother or 当妈的 in a person's story is not what they ask about
+        "俺爹住院了，护工打电话说要交押金，医疗救助能帮点不？",
+        "孩子他妈走得早，俺一个人拉扯闺女上学，高中有助学金吗",
+        "俺这当妈的就想知道，娃打疫苗要不要钱",
+        "欠薪的老板电话不接，这事有没有部门管",
+    ],
+)
+def test_a_story_that_mentions_a_phone_or_a_mother_reaches_the_answer(question):
+    from assistant import guard
+
+    assert guard.check(question) is None
+
+
+def test_swearing_is_still_met_politely():
+    from assistant import guard
+
+    for question in ("妈的，问了半天也没个准话", "你他妈的能不能说清楚"):
+        verdict = guard.check(question)
+        assert verdict is not None and verdict.kind == "abuse"
