@@ -601,8 +601,10 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     warnings.filterwarnings("ignore", module=r"gradio\.queueing")
     settings = get_settings()
     configure_logging()
-    from .startup import building_objects, prepare_index
+    from .startup import building_objects, prepare_index, skip_gradio_stub_writing
     from .workers import PoolService, WorkerPool, cpu_count
+
+    skip_gradio_stub_writing()
 
     n = workers or settings.workers or cpu_count()
     ours = []

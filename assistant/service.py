@@ -65,10 +65,11 @@ class Service:
             self.attach_vectors(embeddings)
         logger.info("service ready in %.1f s", time.perf_counter() - t0)
 
-    def attach_vectors(self, embeddings=None) -> None:
+    def attach_vectors(self, embeddings=None, neighbours=None) -> None:
         """The vector side: the query encoder, the checked index, the store. Apart from the
         rest so that `policyqa serve --workers N` builds one template and forks it: each worker
-        opens its own (an open Chroma client runs threads, which a fork does not carry)."""
+        opens its own (an open Chroma client runs threads, which a fork does not carry), with
+        the template's `neighbours` (load_neighbours, loaded once before the fork)."""
         from .embeddings import make_embeddings
         from .store import ensure_index, open_vectorstore
 
@@ -78,7 +79,7 @@ class Service:
             self.settings, self.embeddings, progress=False, plans=self.library.plans()
         )
         self.retriever.vectorstore = open_vectorstore(self.settings, self.embeddings)
-        self.retriever.neighbours = self.load_neighbours()
+        self.retriever.neighbours = neighbours if neighbours is not None else self.load_neighbours()
 
     # -- the library: documents added or removed at run time
 

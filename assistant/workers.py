@@ -9,12 +9,13 @@ token bucket per client, one SQLite writer, one log stream per request).
 
 The workers are forked from one template: the first worker builds the Service (records, BM25,
 learned parts: the start-up work) and forks the others, so N workers start in the time of one
-and share those pages until written (the collector is kept off them: gc.freeze). With one
-encoder thread per worker the ONNX session is opened in the template too, so its weights
-(~100 MB) are shared; each worker then opens its own Chroma client (its threads would not
-survive a fork), and its own ONNX session when it runs several threads (a thread pool). The
-front forks the first worker before it imports anything heavy, so the template and the page
-are built at the same time on two cores.
+and share those pages until written (the collector is kept off them: gc.freeze). Each worker
+runs ONE encoder thread (N workers use N cores), so the template also opens the ONNX session
+(one thread keeps no thread pool that a fork would lose; its weights, ~100 MB, are shared),
+loads the neighbour votes' vectors and imports what a Chroma client needs; after the fork a
+worker only opens its own Chroma client (its threads would not survive a fork). The front forks
+the first worker before it imports anything heavy, so the template and the page are built at
+the same time on two cores.
 A worker that dies is replaced by a freshly spawned one; callers wait for a free worker.
 """
 
@@ -46,9 +47,12 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def threads_per_worker(workers: int) -> int:
-    """Cores each worker's ONNX Runtime may use: more threads than cores only queue."""
-    return max(1, cpu_count() // max(1, workers))
+def worker_threads(settings: Settings) -> int:
+    """Encoder threads of each worker: one, as `--workers N` means one worker per core (N
+    workers use N cores, and their session is opened before the fork and shared), unless
+    POLICYQA_TORCH_THREADS says otherwise. One process without workers keeps its default
+    (all cores: the lowest latency for one user)."""
+    return settings.torch_threads or 1
 
 
 class WorkerError(RuntimeError):
@@ -117,29 +121,53 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
     for front_end, _ in pairs:
         front_end.close()
     conns = [child for _, child in pairs]
-    from .service import Service
+    from .service import Service, release_memory
     from .startup import building_objects
 
     with building_objects():  # frozen after: the collector leaves their pages shared
         svc = Service(settings, with_vectors=False)
-        embeddings = None
-        if vectors:  # the query tokenizer (~60 MB) and, with one thread, the ONNX session
-            from .embeddings import make_embeddings
-
-            embeddings = make_embeddings(settings)
-            _open_shared_session(embeddings, threads)
+        svc.warm_up()  # the keyword side's lazy parts, once for every worker
+        shared = _vector_side(svc, settings, threads) if vectors else None
+    release_memory()  # what start-up freed goes back to the system once, not once per worker
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
     for number in range(1, len(conns)):
         if os.fork() == 0:
             try:
-                _forked_main(svc, conns, number, vectors, embeddings)
+                _forked_main(svc, conns, number, shared)
             finally:
                 os._exit(0)
-    _forked_main(svc, conns, 0, vectors, embeddings)
+    _forked_main(svc, conns, 0, shared)
+
+
+# what opening a Chroma client imports (langchain-chroma, the Rust bindings, telemetry): ~25 MB
+# of module objects a worker would otherwise import after the fork, each its own copy; importing
+# them starts no thread
+CLIENT_MODULES = ("langchain_chroma", "chromadb.api.rust", "chromadb.telemetry.product.posthog")
+
+
+def _vector_side(svc, settings: Settings, threads: int) -> tuple:
+    """Everything of the vector side that survives a fork, built once in the template: the
+    query encoder (its tokenizer, ~60 MB; with one thread its session, run once), the neighbour
+    votes' vectors and the Chroma client's modules. Returns (embeddings, neighbours)."""
+    import importlib
+
+    from .embeddings import make_embeddings
+
+    embeddings = make_embeddings(settings)
+    _open_shared_session(embeddings, threads)
+    svc.embeddings = embeddings  # attach_vectors sets the same after the fork
+    neighbours = svc.load_neighbours()
+    for name in CLIENT_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # another chromadb layout: imported after the fork instead
+            logger.debug("not imported before the fork: %s (%s)", name, e)
+    return embeddings, neighbours
 
 
 def _open_shared_session(embeddings, threads: int) -> None:
-    """Open the ONNX session in the template, so the forks share its weights (~100 MB each).
+    """Open the ONNX session in the template and run it once, so the forks share its weights
+    (~100 MB each) and its first-run set-up.
 
     Only with one encoder thread per worker: ONNX Runtime then runs the forward on the calling
     thread and keeps no pool; a pool's threads would not exist in a fork. (Its one background
@@ -148,17 +176,18 @@ def _open_shared_session(embeddings, threads: int) -> None:
     if encoder is None or threads != 1:
         return
     try:
-        encoder.session()
+        encoder.encode("孤儿养育保障标准")
     except Exception as e:  # each worker tries again on its first question, and reports it
         logger.warning("query encoder session not opened before fork: %s", e)
 
 
-def _forked_main(svc, conns: list[Connection], number: int, vectors: bool, embeddings) -> None:
+def _forked_main(svc, conns: list[Connection], number: int, shared: tuple | None) -> None:
     for other, conn in enumerate(conns):
         if other != number:
             conn.close()
-    if vectors:
-        svc.attach_vectors(embeddings)
+    if shared is not None:
+        embeddings, neighbours = shared
+        svc.attach_vectors(embeddings, neighbours=neighbours)
     _serve(svc, conns[number], number)
 
 
@@ -217,7 +246,7 @@ class WorkerPool:
         self.size = workers
         self.slots = slots
         self.timeout = timeout
-        self.threads = settings.torch_threads or threads_per_worker(workers)
+        self.threads = worker_threads(settings)
         wsettings = settings.model_copy(update={"torch_threads": self.threads})
         self._wsettings = wsettings
         self._free: queue.Queue[_Worker] = queue.Queue()  # one entry per free slot
@@ -279,6 +308,9 @@ class WorkerPool:
                     fut.set_result(payload)
         except (EOFError, OSError):
             self._lost(w)
+        except (TypeError, ValueError):
+            if not self._closed:  # else close() closed the pipe under this read: done
+                raise
 
     def _lost(self, w: _Worker) -> None:
         with w.lock:

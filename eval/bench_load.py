@@ -543,6 +543,12 @@ def pool_main(port: int, workers: int) -> None:
     from assistant.startup import building_objects
     from assistant.workers import PoolService, WorkerPool
 
+    try:  # as `policyqa serve` does (older trees, --before, do not have it)
+        from assistant.startup import skip_gradio_stub_writing
+
+        skip_gradio_stub_writing()
+    except ImportError:
+        pass
     settings = get_settings()
     configure_logging()
     service = PoolService(settings, WorkerPool(settings, workers))

@@ -284,6 +284,62 @@ def test_feedback_from_two_processes_loses_no_row(tmp_path):
     assert len(rows) == 80 and len({r["question"] for r in rows}) == 80
 
 
+def test_each_worker_runs_one_encoder_thread_unless_configured():
+    """`--workers N` is one worker per core: N workers use N cores however many there are
+    (one worker behind the front too); POLICYQA_TORCH_THREADS still decides when set."""
+    from assistant.workers import worker_threads
+
+    assert worker_threads(Settings()) == 1
+    assert worker_threads(Settings(torch_threads=3)) == 3
+
+
+def test_closing_a_pool_that_is_still_starting_leaves_no_thread_failing(tmp_path):
+    import threading
+
+    from assistant.workers import WorkerPool
+
+    failed = []
+    hook, threading.excepthook = threading.excepthook, failed.append
+    try:
+        s = Settings(index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+        pool = WorkerPool(s, 2, vectors=False)
+        pool.close()  # the readers wait for the workers' first word: their pipes close under them
+        time.sleep(0.5)
+    finally:
+        threading.excepthook = hook
+    assert failed == []
+
+
+NO_STUBS = r"""
+import json, sys
+from assistant.startup import _no_stub, skip_gradio_stub_writing
+
+skip_gradio_stub_writing()
+skip_gradio_stub_writing()  # twice: one hook
+import gradio as gr
+import gradio.component_meta as meta
+
+with gr.Blocks() as demo:
+    box = gr.Textbox(label="问题")
+print(json.dumps({
+    "patched": meta.create_or_modify_pyi is _no_stub,
+    "hooks": sum(type(f).__name__ == "_NoGradioStubs" for f in sys.meta_path),
+    "textbox": type(box).__name__,
+}))
+"""
+
+
+def test_the_server_does_not_let_gradio_rewrite_its_type_stubs():
+    """Gradio regenerates a .pyi beside each component module on every import (~40 % of its
+    import time): the server's start-up turns that writer off, and Gradio still works."""
+    out = subprocess.run(
+        [sys.executable, "-c", NO_STUBS], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"patched": True, "hooks": 0, "textbox": "Textbox"}
+
+
 # ---------------------------------------------------------------- real servers (slow)
 
 
@@ -358,6 +414,11 @@ def _torch_mapped(pid: int) -> bool:
         return False
 
 
+def _private_dirty_mb(pid: int) -> float:
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    return int(rollup.split("Private_Dirty:")[1].split()[0]) / 1024
+
+
 def _stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -389,6 +450,11 @@ def test_two_workers_serve_without_torch_and_log_json_lines(service, tmp_path):
         assert [p for p in tree if _torch_mapped(p)] == []
         for q in ("低保由哪个部门负责？", "残疾人两项补贴标准是多少", "孤儿养育保障 牵头单位"):
             assert _post(port, q)[0] == 200
+        # what each worker holds alone: the template built the encoder's session, the neighbour
+        # vectors and the Chroma client's modules before forking (64 MB a worker when they were
+        # built after the fork; ~25 MB now: its Chroma client and what its answers wrote)
+        private = {pid: _private_dirty_mb(pid) for pid in h["workers"]["pids"]}
+        assert all(mb < 45 for mb in private.values()), private
     finally:
         _stop(proc)
     lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
