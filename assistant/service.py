@@ -271,7 +271,7 @@ class Service:
         covered = across.covered_years(result.intent.years, speaking)
         result.intent.years = [y for y in result.intent.years if y not in covered]
         older = across.newer_first(result, self._document_of)
-        across.by_evidence(result, self._document_of)
+        across.by_evidence(result, self._document_of, self.retriever)
         result.hits = result.hits[:k]
         comp = self.composer.compose(text, result, hist)
         if comp.answered:
@@ -324,7 +324,7 @@ class Service:
             # the learned model knows the default plan (its training questions ask about it,
             # and call 高龄津贴 amounts a trap): another document's source needs its own support
             named = self._document_of(result.hits[0].id) in self.across.named_documents(text)
-            ok = self.across.supported(result.hits[0], self.settings.min_evidence, named)
+            ok = self.across.supported(result.hits[0], self.settings.min_evidence, named, result)
         elif self.decider is not None:
             ok, p = self.decider.decide(self.index, text, result)
             result.timings["answerable_p"] = p
