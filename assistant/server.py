@@ -611,12 +611,15 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     if n > 1:  # this process computes nothing: no BLAS thread pool, so it can fork (below)
         ours = [v for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if v not in os.environ]
         os.environ.update(dict.fromkeys(ours, "1"))
-    prepare_index(settings, unset=ours)  # a missing or stale index is built in a child process
     service = None  # one process: create_app builds the Service here
     try:
         if n > 1:  # forked before anything heavy is imported here, see WorkerPool
-            service = PoolService(settings, WorkerPool(settings, n))
+            pool = WorkerPool(settings, n, hold=True)  # it builds; opens the index when released
+            service = PoolService(settings, pool)
             settings = settings.model_copy(update={"concurrency": max(settings.concurrency, n)})
+        prepare_index(settings, unset=ours)  # a missing or stale index is built in a child
+        if n > 1:
+            pool.release()
         import uvicorn
 
         with building_objects():  # no collector runs while start-up builds its objects

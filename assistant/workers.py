@@ -21,6 +21,7 @@ A worker that dies is replaced by a freshly spawned one; callers wait for a free
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -111,8 +112,11 @@ def _serve(svc, conn: Connection, number: int) -> None:
             conn.send(("error", f"{type(e).__name__}: {e}", _state(svc)))
 
 
-def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool = True):
+def _template_main(
+    settings: Settings, pairs: list, threads: int, vectors: bool = True, hold: bool = False
+):
     """The first worker: build the template Service, fork the other workers from it, serve.
+    With `hold` it opens nothing of the index until the front says "go" (WorkerPool.release).
 
     Every process keeps only its own end of its own pipe open: a pipe reads as closed (and a
     dead worker is noticed) only when no other process holds a copy of its far end."""
@@ -127,6 +131,8 @@ def _template_main(settings: Settings, pairs: list, threads: int, vectors: bool 
     with building_objects():  # frozen after: the collector leaves their pages shared
         svc = Service(settings, with_vectors=False)
         svc.warm_up()  # the keyword side's lazy parts, once for every worker
+        if hold and not _released(conns[0]):
+            return
         shared = _vector_side(svc, settings, threads) if vectors else None
     release_memory()  # what start-up freed goes back to the system once, not once per worker
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
@@ -191,8 +197,24 @@ def _forked_main(svc, conns: list[Connection], number: int, shared: tuple | None
     _serve(svc, conns[number], number)
 
 
-def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int, vectors: bool):
-    """A replacement worker, spawned: it builds its own Service."""
+def _released(conn: Connection) -> bool:
+    """Wait for the front's "go": the index is checked (and built if it had to be)."""
+    try:
+        return conn.recv() == ("go",)
+    except (EOFError, OSError):  # the front is gone
+        return False
+
+
+def _fresh_main(
+    settings: Settings,
+    conn: Connection,
+    number: int,
+    threads: int,
+    vectors: bool,
+    hold: bool = False,
+):
+    """A worker spawned, not forked (a replacement, or a front with threads): it builds its
+    own Service."""
     _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .server import configure_logging
@@ -201,7 +223,11 @@ def _fresh_main(settings: Settings, conn: Connection, number: int, threads: int,
 
     configure_logging()
     with building_objects():
-        svc = Service(settings, with_vectors=vectors)
+        svc = Service(settings, with_vectors=False)
+        if hold and not _released(conn):
+            return
+        if vectors:
+            svc.attach_vectors()
     _serve(svc, conn, number)
 
 
@@ -240,7 +266,10 @@ class WorkerPool:
         timeout: float = 120.0,
         vectors: bool = True,
         slots: int = SLOTS,
+        hold: bool = False,
     ):
+        """`hold`: the workers build what needs no index, then wait for release() before they
+        open it (the front checks the index meanwhile, see server.serve)."""
         self.settings = settings
         self.vectors = vectors  # False: BM25-only workers (tests)
         self.size = workers
@@ -260,7 +289,7 @@ class WorkerPool:
         if ctx is not None:
             self._template = ctx.Process(
                 target=_template_main,
-                args=(wsettings, pairs, self.threads, vectors),
+                args=(wsettings, pairs, self.threads, vectors, hold),
                 name="w0",
                 daemon=True,  # never outlives the front, however the front ends
             )
@@ -268,17 +297,25 @@ class WorkerPool:
         else:  # threads already running here (an embedding app): spawn each worker instead
             self._template = None
             for number, (_, child) in enumerate(pairs):
-                self._spawn(child, number)
+                self._spawn(child, number, hold)
         for number, (mine, child) in enumerate(pairs):
             child.close()
             self._add(_Worker(number, mine))
 
-    def _spawn(self, child: Connection, number: int) -> None:
+    def _spawn(self, child: Connection, number: int, hold: bool = False) -> None:
         mp.get_context("spawn").Process(
             target=_fresh_main,
-            args=(self._wsettings, child, number, self.threads, self.vectors),
+            args=(self._wsettings, child, number, self.threads, self.vectors, hold),
             name=f"w{number}",
         ).start()
+
+    def release(self) -> None:
+        """Let a held pool open the index: the template (which then forks the others), or
+        every spawned worker."""
+        targets = [self._workers[0]] if self._template is not None else self._workers.values()
+        for w in list(targets):
+            with w.lock, contextlib.suppress(OSError):  # one that stopped is replaced
+                w.conn.send(("go",))
 
     def _add(self, w: _Worker) -> None:
         self._workers[w.number] = w

@@ -258,6 +258,23 @@ def test_the_page_works_with_workers(pooled):
     assert "清单第56项" in out["text"]
 
 
+def test_a_held_pool_opens_nothing_until_released(tmp_path, bm25_service):
+    """`policyqa serve` forks the workers first and checks the index meanwhile: until the
+    front releases them they build what needs no index and answer nothing."""
+    from assistant.workers import PoolService, WorkerPool
+
+    s = Settings(index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+    svc = PoolService(s, WorkerPool(s, 2, vectors=False, hold=True))
+    try:
+        time.sleep(10)  # an unheld pool of BM25-only workers is ready in ~3 s
+        assert svc.health()["workers"]["ready"] == 0
+        svc.pool.release()
+        _ready(svc, 2)
+        assert svc.answer(QUESTION).citations == bm25_service.answer(QUESTION).citations
+    finally:
+        svc.close()
+
+
 def _write_feedback(path: str, n: int) -> None:
     from assistant.feedback import FeedbackStore
 
