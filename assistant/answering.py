@@ -633,14 +633,29 @@ class Composer:
                 chosen.append(box.indicators[n])
         if not chosen:
             return self._passage(box, top, focus, Intent())
-        scored = sorted(chosen, key=lambda i: -self._overlap(focus, i.name + i.domain))
         if self._context:
-            scored = sorted(
-                chosen, key=lambda i: -self._overlap(focus + self._context, i.name + i.domain)
-            )
-        best = scored[0]
+            best = self._indicator_of_followup(box, chosen, focus)
+        else:
+            best = max(chosen, key=lambda i: self._overlap(focus, i.name + i.domain))
         text = f"{indicator_line(best)}{cite(box.readable, '主要发展指标')}"
         return Composition(text=text, citations=[box.id], answered=True, quoted_standard=True)
+
+    def _indicator_of_followup(self, box: Box, retrieved: list, focus: list[str]):
+        """The row a follow-up asks about: the one its own words name ("药品呢" after 食品抽检合格率
+        → 药品抽检合格率), over every row of the table; when its words name none ("2015年的呢"),
+        the row of the conversation (the earlier question's words)."""
+        words = self._words(" ".join(focus))
+        own = {id(i): self._own_overlap(words, i.name) for i in box.indicators}
+        if max(own.values(), default=0.0) > 0:
+            return max(
+                box.indicators,
+                key=lambda i: (own[id(i)], self._overlap(self._context, i.name + i.domain)),
+            )
+        first = {id(i) for i in retrieved}
+        return max(
+            box.indicators,
+            key=lambda i: (self._overlap(focus + self._context, i.name + i.domain), id(i) in first),
+        )
 
     def _outline(self, rec: Section) -> Composition | None:
         """A part with no text of its own (四、保障措施) is answered by what it is made of."""

@@ -72,3 +72,23 @@ def test_a_follow_up_picks_the_group_it_names_in_its_own_words(bm25_service):
     ans = bm25_service.answer("那走读的呢？", history)
     assert ans.citations[:1] == ["清单-2"]
     assert "800元" in ans.text and "1000元" not in ans.text
+
+
+def test_a_follow_up_naming_another_indicator_gets_that_row(service):
+    # the earlier question's words (基本, 参保, 人数) fit the old row better: the new word decides
+    history = [
+        {"role": "user", "content": "基本养老保险参保人数目标多少"},
+        {"role": "assistant", "content": "规划的发展指标表里有这个数。"},
+    ]
+    ans = service.answer("医疗的呢", history)
+    assert ans.answered and "专栏-1" in [s.id for s in ans.sources]
+    assert "基本医疗保险参保人数" in ans.text and "基本养老保险参保人数" not in ans.text
+
+
+def test_a_follow_up_naming_no_indicator_keeps_the_row_of_the_conversation(bm25_service):
+    history = [
+        {"role": "user", "content": "高中阶段毛入学率的目标是多少"},
+        {"role": "assistant", "content": "规划的发展指标表里写了这个比例。"},
+    ]
+    ans = bm25_service.answer("那2015年的基数呢", history)
+    assert ans.answered and "高中阶段教育毛入学率" in ans.text
