@@ -89,3 +89,9 @@ def test_the_first_source_stays_when_none_after_it_states_the_detail(bm25_servic
     comp = bm25_service.composer.compose(question, result, [])
     assert not comp.answered and comp.reason == "no_detail"
     assert comp.citations[:1] == ["清单-33"]
+
+
+def test_free_of_charge_answers_how_much_it_costs():
+    assert detail.holds("为残疾儿童、青少年提供15年免费教育", "金额")
+    assert detail.holds("对城乡所有义务教育学生免除学杂费", "金额")
+    assert not detail.holds("为救助对象发放临时救助金", "金额")

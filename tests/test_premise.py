@@ -72,3 +72,22 @@ def test_a_round_sum_said_without_its_unit_is_a_claim():
     assert premise.unsupported("听说散居孤儿一个月给两千，是真的吗", evidence, []) == ["两千"]
     assert premise.unsupported("听说一个月一千一百二，是吧", evidence, []) == []
     assert premise.unsupported("老百姓去是不是要钱", evidence, []) == []
+
+
+def test_an_age_the_plan_is_said_to_state_is_a_claim_to_check():
+    evidence = "年满60周岁、只生育一个子女或两个女孩的农村计划生育家庭夫妇"
+    said = "文件里写的是年满55周岁的农村独生子女父母就能领，没错吧？"
+    assert premise.unsupported(said, evidence, []) == ["55周岁"]
+    own = "俺今年55岁了，只生了一个闺女，是不是能领？"  # the person's own age: not a claim
+    assert premise.unsupported(own, evidence, []) == []
+
+
+def test_a_claim_confirmed_mid_message_or_pointed_back_at_is_checked():
+    evidence = "灾害发生后12小时内，受灾群众基本生活得到初步救助"
+    pointed = "发大水以后二十四小时内救助要到位，规划是这么定的对不对？"
+    assert premise.unsupported(pointed, evidence, []) == ["二十四小时"]
+    units = ["市民政局", "市人力资源社会保障局"]
+    tagged = "救灾是人社局管的吧 我打算明天过去"
+    expand = lambda s: s.replace("人社局", "市人力资源社会保障局")  # noqa: E731
+    assert premise.unsupported(tagged, "市民政局", units, expand) == ["市人力资源社会保障局"]
+    assert premise.unsupported("12小时内能到位吧", evidence, []) == []

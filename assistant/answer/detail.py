@@ -57,6 +57,9 @@ def asked(question: str) -> str | None:
     return None
 
 
+_FREE = re.compile(r"免费|免除|免收|不收费|无偿|全额资助|全额补助")
+
+
 def holds(evidence: str, kind: str) -> bool:
     """Whether the evidence states a figure of that kind."""
     if kind == "期限":
@@ -68,5 +71,8 @@ def holds(evidence: str, kind: str) -> bool:
         return bool(re.search(r"[%％]|百分之|\d成|\d+/\d+|率", evidence)) and bool(
             re.search(r"\d", evidence)
         )
-    # an amount in 元, or as a multiple of one (最高支付限额为居民人均可支配收入的8倍以上)
+    # an amount in 元, or as a multiple of one (最高支付限额为居民人均可支配收入的8倍以上); "free"
+    # answers "how much does it cost" too (学费要花多少 → 15年免费教育)
+    if _FREE.search(evidence):
+        return True
     return any(q.unit in ("元", "倍") for q in numbers.quantities(evidence))

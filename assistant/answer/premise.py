@@ -18,22 +18,31 @@ from . import numbers
 # asking to confirm what the clause states
 CONFIRM = re.compile(
     r"是不是|是否|对吗|对吧|对不对|对么|是吧|是吗|是么|真的吗|真的假的|真假|没错吧|属实|是这样吗"
-    r"|吧[？?！!。…]*$|没错[吧吗]"
+    # a tag at the end of a clause, not only of the message ("低保是人社局管的吧 俺去问问")
+    r"|吧(?=[\s，,。？?！!…]|$)|没错[吧吗]"
 )
 # a clause that reports a claim ("听说…", "网上说…", "规划里写着…")
-_REPORTED = re.compile(r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是")
+_REPORTED = re.compile(
+    r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是"
+    r"|(?:规划|文件|政策|清单|专栏|上面|里面|新闻|报上)(?:里|上|中)?(?:说|讲|提到|写)"
+)
+_POINTS_BACK = re.compile(r"这么|这样|如此|这个说法|这话")
 _CLAUSE = re.compile(r"[，,。；;！!？?\s]+")  # spoken text separates clauses by spaces too
 # a figure as written, to show the claim back in the person's own words: Arabic digits, a
 # Chinese numeral with what it counts (两千块, 十二年, 百分之二十) or with a magnitude (两千),
 # never 百 in 老百姓 or 一块儿
 _SHOWN = re.compile(
     r"百分之[零一二两三四五六七八九十百点]+"
-    r"|\d+(?:\.\d+)?[万亿]?(?:周岁|[%％元岁倍年月天人次户套项个名所张块](?!儿))?"
-    r"|[〇零一二两三四五六七八九十百千万点]{1,8}(?:周岁|[%％元岁倍年户套名所张]|块(?!儿))"
+    r"|\d+(?:\.\d+)?[万亿]?(?:周岁|小时|分钟|个月|[%％元岁倍年月天人次户套项个名所张场种周块](?!儿))?"
+    r"|[〇零一二两三四五六七八九十百千万点]{1,8}"
+    r"(?:周岁|小时|分钟|个月|[%％元岁倍年户套名所张场种]|块(?!儿))"
     # a round sum said without its unit ("一个月给两千", "八百"): a digit and a magnitude
     r"|[〇零一二两三四五六七八九十]+[十百千万][〇零一二两三四五六七八九十百千万]*"
 )
 _AGE = re.compile(r"岁$")
+# an age as a rule states it ("不满十八周岁的都算", "六十岁以上就能", "0到6岁"), not a person's own
+_AGE_RULE = re.compile(r"(?:不满|未满|年满|满|超过|低于|[到至~～-])\s*$")
+_AGE_RULE_AFTER = re.compile(r"^\s*(?:以上|以下|及以上|及以下|以内|之内|前|后)")
 # references to the plan's own parts are not figures it states (分工14, 专栏5, 附件2, 第56项)
 _REFERENCE = re.compile(
     r"(?:清单|分工|专栏|附件|第)\s*[\d〇零一二两三四五六七八九十百]+(?:项|个|部分)?"
@@ -49,8 +58,9 @@ def claim_clauses(question: str) -> list[str]:
     out = []
     for i, c in enumerate(clauses):
         if CONFIRM.search(c) or _REPORTED.search(c):
-            # "…由市民政局牵头负责，对吗？": a bare tag confirms the clause before it
-            if i and len(CONFIRM.sub("", c).strip()) <= 2:
+            # "…由市民政局牵头负责，对吗？": a bare tag confirms the clause before it, and so
+            # does one that points back at it ("…12小时内到位，规划这么写的对吗")
+            if i and (len(CONFIRM.sub("", c).strip()) <= 2 or _POINTS_BACK.search(c)):
                 out.append(clauses[i - 1])
             out.append(c)
     return list(dict.fromkeys(out)) or clauses[-1:]
@@ -64,11 +74,15 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
     for clause in claim_clauses(question):
         named = expand(clause) if expand else clause
         reported = bool(_REPORTED.search(clause))
-        for m in _SHOWN.finditer(_REFERENCE.sub(" ", clause)):
+        text = _REFERENCE.sub(" ", clause)
+        for m in _SHOWN.finditer(text):
             shown = m.group(0).strip("，,.")
             if not shown or not numbers.quantities(shown):
                 continue
-            if not reported and _AGE.search(shown):
+            rule = bool(
+                _AGE_RULE.search(text[: m.start()]) or _AGE_RULE_AFTER.search(text[m.end() :])
+            )
+            if not reported and not rule and _AGE.search(shown):
                 continue  # "俺62岁了是不是能领": an age is the person's own, unless it is hearsay
             if numbers.unsupported_quantities(shown, evidence) and shown not in out:
                 out.append(shown)
