@@ -50,8 +50,17 @@ _DISTRIBUTIVE = re.compile(
 _ENUMERATION = re.compile(r"[、和与及跟]|以及")
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _NAMING_IDF = 4.0
+_TERSE, _TERSE_PART = 30, 10  # a hotline lookup: "孤儿 困境儿童 留守儿童 支出责任"
 # asking for the points of a part as a whole, and a numbered point's head ("1.注重保障基本。")
 _ASKS_POINTS = re.compile(r"哪几|哪些|几个方面|几条|几点|包括什么|包括哪|有什么|有哪|都有啥|是什么")
+# a follow-up asking who carries out the work of the conversation's domain ("这个领域的任务
+# 谁牵头", "这一块儿的活儿哪个局挑头"): 附件2 gives one task per domain
+_ASKS_DOMAIN_TASK = re.compile(
+    r"领域.{0,12}(?:牵头|挑头|负责|落实)"
+    r"|(?:这块|这一块|那块|这方面|这个方面).{0,12}(?:任务|活儿?).{0,8}(?:牵头|挑头|负责|落实)"
+)
+# asking what a box lists as a whole ("都有啥", "包括哪些", "列了几项")
+_ASKS_LIST = re.compile(r"哪些|哪几|包括|都有(?:啥|什么|哪)|有什么|有啥|列表|列了|几项|多少项")
 _POINT = re.compile(r"\s*(\d{1,2})[.．、]\s*([^。；：:]{2,24})[。；：:]")
 _QUOTED = re.compile(r"[“\"「『‘][^”\"」』’]*[”\"」』’]")
 _GENERIC_IDF = 2.5  # words in more than ~8 % of the chunks (服务, 政府, 免费, 提供) name nothing
@@ -185,10 +194,14 @@ class Composer:
             return self._unit_tasks(intent, hits)
         if "list" in intent.kinds and intent.units and top.kind == "item":
             return self._unit_items(intent, hits)
-        if isinstance(rec, Box) and rec.number == 2:
+        if isinstance(rec, Box) and rec.directory:
             return self._directory(rec, intent, top)
-        if "document" in intent.kinds and top.id == "章节-序言":
+        if "document" in intent.kinds and top.id == self.index.front_matter:
             return self._document(rec, focus, top)
+        if result.followup and _ASKS_DOMAIN_TASK.search(question):
+            task = self._task_of_domain()
+            if task is not None:
+                return self._task(task)
         several = self._named_items(question, hits)
         if len(several) > 1:
             # "低保和特困供养分别由哪个单位牵头？": each named item with the asked part, a line each
@@ -211,8 +224,12 @@ class Composer:
             return self._item(rec, intent, focus, question)
         if isinstance(rec, Task):
             return self._task(rec)
-        if isinstance(rec, Box) and rec.number == 1:
+        if isinstance(rec, Box) and rec.indicators:
             return self._indicator(rec, top, focus)
+        if isinstance(rec, Box) and rec.rows and _ASKS_LIST.search(question):
+            listed = self._box_rows(rec, question)
+            if listed is not None:
+                return listed
         if isinstance(rec, Section) and rec.title in question and _ASKS_POINTS.search(question):
             # the part named as a whole ("基本原则有哪几条"), not a question about one of its points
             points = self._points(rec)
@@ -393,8 +410,11 @@ class Composer:
         words (its name's twice) it holds most, no item twice; fewer than two: not a list."""
         # a quoted phrase ("“企业订单、劳动者选单”之后的两项") is words of the plan, not a list
         question = _QUOTED.sub("", question)
-        if not _DISTRIBUTIVE.search(question):
-            return []
+        records = self.index.records
+        if any(
+            records[c].kind != "item" for c in self.index.lookup_cached(question) if c in records
+        ):
+            return []  # "专栏3里小学、中学的班额分别…" asks about what the named box says
         parts = [
             p
             for clause in _CLAUSES.split(question)
@@ -402,6 +422,16 @@ class Composer:
             for p in _ENUMERATION.split(clause)
             if p.strip()
         ]
+        # a terse lookup names them between spaces ("生育保险 失业保险 谁出钱"): each part that
+        # counts must then hold words of an item's name, not just of its text
+        spaced = len(parts) < 2
+        if spaced:
+            # a lookup's terms, not a chat message whose spaces separate clauses: short parts
+            parts = [p for p in question.split() if p.strip()]
+            if len(question) > _TERSE or any(len(p) > _TERSE_PART for p in parts):
+                return []
+        elif not _DISTRIBUTIVE.search(question):
+            return []
         if len(parts) < 2:
             return []
         # every item is a candidate (100 short texts, a few words each: well under a millisecond);
@@ -415,6 +445,9 @@ class Composer:
         def score(words: dict[str, float], r: ServiceItem) -> float:
             # words as strings, not tokens (居民基本医疗保险 holds 基本医疗保险); a word of the
             # item's name counts twice: 失业保险's text mentions 基本医疗保险 too
+            if spaced:  # the part is a name: (nearly) all its words are the item's name's
+                named = sum(w for t, w in words.items() if t in r.name)
+                return 2 * named if named >= 0.8 * sum(words.values()) else 0.0
             return sum(w * (2 if t in r.name else 1) for t, w in words.items() if t in r.text)
 
         # one item per enumerated part, the strongest pairs first
@@ -707,6 +740,62 @@ class Composer:
         head = f"**{rec.title}**共{len(lines)}条{cite(rec.readable)}：{intro}"
         return Composition(text=head + "\n" + "\n".join(lines), citations=[rec.id], answered=True)
 
+    def _task_of_domain(self) -> Task | None:
+        """附件2's task for the domain the conversation is about ("这个领域的任务谁牵头" after a
+        question on 残疾人托养): the domain whose own words (its items' names, its 专栏1 rows,
+        its section's title) the earlier question shares most, and the task naming it."""
+        vocab = self._domain_vocabulary()
+        scores = {d: self._idf_sum(set(self._context), words) for d, words in vocab.items()}
+        domain = max(scores, key=scores.get, default=None)
+        if domain is None or scores[domain] <= 0:
+            return None
+        for t in self.index.records.values():
+            if isinstance(t, Task) and (domain in t.text or domain.removesuffix("服务") in t.text):
+                return t
+        return None
+
+    def _domain_vocabulary(self) -> dict[str, set[str]]:
+        cached = getattr(self, "_domains", None)
+        if cached is not None and cached[0] is self.index:
+            return cached[1]
+        texts: dict[str, list[str]] = {}
+        for rec in self.index.records.values():
+            if isinstance(rec, ServiceItem):
+                texts.setdefault(rec.domain, []).append(rec.name)
+            elif isinstance(rec, Box):
+                for row in rec.indicators:
+                    texts.setdefault(row.domain, []).append(row.name)
+        for rec in self.index.records.values():
+            if isinstance(rec, Section) and rec.title in texts:  # the domain's own section
+                texts[rec.title].append(rec.title)
+        vocab = {
+            d: set(self.index.content_tokens(self.index.tokenizer.tokens(" ".join(t))))
+            for d, t in texts.items()
+        }
+        self._domains = (self.index, vocab)
+        return vocab
+
+    def _box_rows(self, box: Box, question: str) -> Composition | None:
+        """What a box lists, asked as a whole ("专栏7包括哪些工程", "残疾人重点工作有哪几项"):
+        every row's name with the opening of its text. A question that names one row ("光荣院
+        建设有哪些内容", "专栏3教师队伍建设提出哪些计划") is about that row: the passage answers it."""
+        words = self._words(question)
+        named = [r for r in box.rows if self._own_overlap(words, r.name) >= _NAMING_IDF]
+        if len(named) == 1:
+            return None
+        lines = [
+            f"- **{r.name}**：{_opening(r.text.removeprefix(r.name).lstrip('：:'))}"
+            for r in box.rows
+        ]
+        head = f"{box.readable}列了{len(box.rows)}项："
+        text = head + "\n" + "\n".join(lines) + cite(box.readable)
+        return Composition(
+            text=text,
+            citations=[box.id],
+            answered=True,
+            quoted_standard=bool(_HAS_FIGURE.search(text)),
+        )
+
     def _passage(self, rec, top: Hit, focus: list[str], intent: Intent) -> Composition:
         if isinstance(rec, Section) and not rec.paragraphs:
             outline = self._outline(rec)
@@ -786,3 +875,9 @@ class Composer:
         keep.sort()
         out = "".join(p for _, p in keep)
         return out if len(out) <= limit * 1.5 else out[: int(limit * 1.5)] + "…"
+
+
+def _opening(text: str, limit: int = 40) -> str:
+    """A row's text up to its first full stop or semicolon, cut at the limit with an ellipsis."""
+    head = re.split(r"(?<=[。；])", text, maxsplit=1)[0]
+    return head if len(head) <= limit else head[:limit] + "……"

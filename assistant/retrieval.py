@@ -70,6 +70,8 @@ _FOLLOWUP = re.compile(
     # a demonstrative with a measure word points back ("这笔钱", "那一档", "这种情况"), and
     # "除了…还" adds to what was said
     r"|[这那该此]一?[笔档种类块份样次条]|^除了"
+    # the domain or subject just talked about ("该领域的任务", "与此相关的指标")
+    r"|[这那该此](?:个|一)?领域|与此|与之"
 )
 _CITED = re.compile(
     rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
@@ -170,6 +172,12 @@ class PlanIndex:
                     holders.setdefault(t, []).append(r.id)
         self.target_words = {t: tuple(ids) for t, ids in holders.items()}
         self.box_titles = {r.number: r.id for r in records if r.kind == "box"}
+        # what some kinds of question belong to, found by its structure, not by its ID: the front
+        # matter (the first section: 文号, date, issuer) and the box that lists the list's domains
+        self.front_matter = next((r.id for r in records if r.kind == "section"), None)
+        self.directory = next(
+            (r.id for r in records if r.kind == "box" and getattr(r, "directory", None)), None
+        )
         self.section_titles = sorted(
             # domain names are section titles too; they are handled as domains, not lookups
             (
@@ -503,7 +511,13 @@ class PlanRetriever(BaseRetriever):
             ]
             earlier = [c for c in self._earlier_lookups(history) if c not in lookups]
             lookups += [c for c in earlier if self._speaks_of(c, subject)]
-            keep = [p for p in prior if p not in lookups and self._speaks_of(p, subject)]
+            keep = [
+                p
+                for p in prior
+                if p not in lookups
+                and self._speaks_of(p, subject)
+                and not self._named_better(p, subject, hits)
+            ]
             named = [
                 c
                 for t in _turns(history)
@@ -596,6 +610,22 @@ class PlanRetriever(BaseRetriever):
             if h.id in answered:
                 h.score *= 0.5
         return sorted(hits, key=lambda h: -h.score)
+
+    def _named_better(self, cid: str, words: list[str], hits: list[Hit]) -> bool:
+        """Whether another record of the same kind among the first ranked has a title that holds
+        more of these words ("那农村的那个奖励扶助呢" after the 城镇 one names the 农村 item)."""
+        rec = self.index.records.get(cid)
+        if rec is None or not words:
+            return False
+
+        def named(title: str) -> float:
+            return sum(self.index.idf.get(w, 1.0) for w in set(words) if w in title)
+
+        own = named(rec.title)
+        return any(
+            h.id != cid and h.kind == rec.kind and named(h.title) > own and named(h.title) >= 4.0
+            for h in hits[:5]
+        )
 
     def _speaks_of(self, cid: str, words: list[str]) -> bool:
         """Whether a record's text holds most of these words (none given: yes)."""
@@ -704,14 +734,17 @@ class PlanRetriever(BaseRetriever):
         """Sources a kind of question always belongs to, whatever its words."""
         if "task" in intent.kinds and intent.units:
             return self.index.tasks_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
-        if "document" in intent.kinds and not intent.domains and "附件" not in question:
-            return ["章节-序言"]  # 文号, date, issuer: the notice; 附件 questions are ranked
+        front, directory = self.index.front_matter, self.index.directory
+        if "document" in intent.kinds and not intent.domains and "附件" not in question and front:
+            return [front]  # 文号, date, issuer: the notice; 附件 questions are ranked
         if "list" in intent.kinds and intent.units:
             return self.index.items_led_by(intent.units[0])[: self.settings.max_answer_items + 2]
+        if directory is None:
+            return []
         if "list" in intent.kinds and intent.domains and re.search(r"几|多少|哪些|包括", question):
-            return ["专栏-2"]
+            return [directory]
         if re.search(r"(几|多少|哪些|哪\d*个)个?领域|多少个?服务项目|多少项服务", question):
-            return ["专栏-2"]
+            return [directory]
         return []
 
     def _evidence(self, i: int, tokens: list[str], sim: float | None) -> float:

@@ -271,3 +271,18 @@ def test_the_ranked_first_source_answers_even_when_another_shares_more_words(bm2
     result.hits = [first, *hits.values()]
     comp = bm25_service.composer.compose(question, result, [])
     assert comp.citations[:1] == ["清单-43"] and "零差率销售" in comp.text
+
+
+def test_a_box_asked_as_a_whole_lists_every_row(bm25_service):
+    ans = bm25_service.answer("专栏10里一共安排了哪些工程？")
+    box = bm25_service.index.records["专栏-10"]
+    assert ans.answered and ans.citations == ["专栏-10"]
+    assert f"列了{len(box.rows)}项" in ans.text
+    assert all(row.name in ans.text for row in box.rows)
+
+
+def test_a_box_row_asked_by_name_is_quoted_not_listed(bm25_service):
+    box = bm25_service.index.records["专栏-10"]
+    row = box.rows[-1]
+    ans = bm25_service.answer(f"{row.name}有哪些内容？")
+    assert ans.answered and "列了" not in ans.text and row.name in ans.text

@@ -92,3 +92,33 @@ def test_a_follow_up_naming_no_indicator_keeps_the_row_of_the_conversation(bm25_
     ]
     ans = bm25_service.answer("那2015年的基数呢", history)
     assert ans.answered and "高中阶段教育毛入学率" in ans.text
+
+
+def test_a_follow_up_asking_who_carries_out_the_domain_gets_its_task(bm25_service):
+    # the earlier turn is about an item of 基本住房保障; 附件2 has one task per domain
+    history = [
+        {"role": "user", "content": "农村危房改造补助给哪些家庭"},
+        {"role": "assistant", "content": "居住在危房中的建档立卡贫困户、低保户等贫困户。"},
+    ]
+    ans = bm25_service.answer("那这个领域的重点任务归哪个部门牵头？", history)
+    assert ans.answered and ans.citations == ["分工-7"]
+    assert "市住房保障管理局" in ans.text
+
+
+def test_a_follow_up_about_the_item_itself_keeps_the_item(bm25_service):
+    history = [
+        {"role": "user", "content": "农村危房改造补助给哪些家庭"},
+        {"role": "assistant", "content": "居住在危房中的建档立卡贫困户、低保户等贫困户。"},
+    ]
+    ans = bm25_service.answer("这个谁牵头负责？", history)
+    assert ans.answered and ans.citations == ["清单-66"]
+
+
+def test_a_follow_up_naming_a_sibling_item_moves_to_it(service):
+    # the earlier answer cites the 城镇 item; "农村" in the new turn names the other one
+    history = [
+        {"role": "user", "content": "城镇独生子女父母年老奖励扶助多大岁数能领"},
+        {"role": "assistant", "content": "年满60周岁的城镇其他居民中独生子女父母（清单第47项）。"},
+    ]
+    ans = service.answer("农村户口的那个奖励扶助呢", history)
+    assert ans.answered and ans.citations == ["清单-45"]

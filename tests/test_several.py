@@ -89,3 +89,19 @@ def test_every_cited_item_is_a_source_to_open(bm25_service):
     ans = _answer(bm25_service, "残疾人都能享受哪些服务？")
     assert len(ans.citations) > 3
     assert set(ans.citations) <= {s.id for s in ans.sources}
+
+
+def test_a_terse_lookup_naming_items_between_spaces_gets_each(bm25_service):
+    ans = bm25_service.answer("失业保险 生育保险 支出责任")
+    assert ans.answered and set(ans.citations) == {"清单-24", "清单-22"}
+    assert ans.text.count("支出责任") >= 2
+
+
+def test_a_terse_lookup_of_one_item_and_a_field_is_one_item(bm25_service):
+    ans = bm25_service.answer("特困供养 对象")
+    assert ans.answered and ans.citations == ["清单-49"]
+
+
+def test_parts_of_a_named_box_are_not_read_as_items(bm25_service):
+    ans = bm25_service.answer("专栏9里市级、县级的文化馆分别要达到什么等级？")
+    assert ans.citations == ["专栏-9"] and "国家一级" in ans.text

@@ -261,3 +261,11 @@ def test_where_a_person_comes_from_is_not_the_place_asked_about(question, other)
     from assistant.intents import detect
 
     assert bool(detect(question, []).places) is other
+
+
+def test_a_number_past_the_end_of_a_list_named_in_other_words_is_no_such_id():
+    from assistant.answer.features import missing_ref, names_id
+
+    assert missing_ref("重点任务分工表里第40项讲的什么") is not None
+    assert missing_ref("分工方案第12项谁牵头") is None and names_id("分工方案第12项谁牵头")
+    assert missing_ref("清单里头第120项") is not None
