@@ -376,9 +376,6 @@ class OnnxQueryEncoder:
                     opts.intra_op_num_threads = self.threads
                 # idle threads sleep: a spinning pool takes the core from the other workers
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                # no arena: it keeps the largest question's buffers (~5 MB a process after a
-                # load) for a model whose buffers malloc serves as fast
-                opts.enable_cpu_mem_arena = False
                 self._session = ort.InferenceSession(
                     str(self.path / "encoder.onnx"), opts, providers=["CPUExecutionProvider"]
                 )
