@@ -269,3 +269,11 @@ def test_a_number_past_the_end_of_a_list_named_in_other_words_is_no_such_id():
     assert missing_ref("重点任务分工表里第40项讲的什么") is not None
     assert missing_ref("分工方案第12项谁牵头") is None and names_id("分工方案第12项谁牵头")
     assert missing_ref("清单里头第120项") is not None
+
+
+def test_a_cue_word_is_the_plans_own_only_with_the_words_after_it():
+    from assistant.answer.features import CUES, cue
+
+    record = "按国家规定免除学杂费，国家助学金平均资助标准每生每年2000元"
+    assert not cue(CUES["level"], "国家助学金一年给多少", record)
+    assert cue(CUES["level"], "国家层面的清单一共多少项", record)

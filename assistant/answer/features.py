@@ -118,9 +118,12 @@ def unknown_share(index, question: str) -> float:
 
 
 def cue(pattern: re.Pattern, question: str, record_text: str) -> bool:
-    """A cue word the question uses that is not the plan's own wording in the best record
-    (国家 in 国家助学金 names the grant; 国家 in 国家标准是多少 asks another level)."""
-    return any(m.group() not in record_text for m in pattern.finditer(question))
+    """A cue word the question uses that is not the plan's own wording in the best record,
+    read with the two characters after it (国家 in 国家助学金 names the grant the record names;
+    国家层面 and 国家标准是多少 ask another level, though the record says 国家 elsewhere)."""
+    return any(
+        question[m.start() : m.end() + 2] not in record_text for m in pattern.finditer(question)
+    )
 
 
 def record_cover(index, question: str, cid: str) -> tuple[float, str]:
