@@ -218,6 +218,12 @@ def sources_html(answer) -> str:
         return ""
     cited = [s for s in answer.sources if s.id in answer.citations]
     others = [s for s in answer.sources if s.id not in answer.citations]
+    if not answer.answered and not cited:
+        # a decline shows only what it names as near ("规划中相关的内容有：…"); for "asdfgh" it
+        # names nothing, and records ranked for nonsense are no sources to open
+        others = [s for s in others if s.readable in answer.text]
+        if not others:
+            return ""
     parts = ["<div><b>出处</b>（点击展开原文）</div>"]
     for s in cited + others[: max(0, 3 - len(cited))]:
         tag = "已引用" if s.id in answer.citations else "相关"

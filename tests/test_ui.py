@@ -177,3 +177,22 @@ def test_gradio_sends_a_client_no_raw_exception_text(live):
     assert msg["success"] is False
     assert "validation" not in json.dumps(msg) and "Chatbot" not in json.dumps(msg)
     assert msg["output"].get("error") is None, msg["output"]
+
+
+def test_a_decline_shows_only_the_sources_it_names(bm25_service):
+    from ui import sources_html
+
+    nonsense = bm25_service.answer("qwertyuiop zxcv")
+    assert not nonsense.answered and sources_html(nonsense) == ""
+    answered = bm25_service.answer("散居孤儿基本生活费每月多少")
+    assert "已引用" in sources_html(answered) and len(answered.sources) >= 2
+    named, unnamed = answered.sources[0], answered.sources[1]
+    decline = answered.model_copy(
+        update={
+            "answered": False,
+            "citations": [],
+            "text": f"规划中没有找到能回答这个问题的内容。规划中相关的内容有：{named.readable}。",
+        }
+    )
+    shown = sources_html(decline)
+    assert f"{named.readable}（相关）" in shown and unnamed.readable not in shown
