@@ -211,10 +211,13 @@ def detect(question: str, units: list[str]) -> Intent:
     for dom, words in _DOMAIN_WORDS.items():
         if any(w in q for w in words):
             it.domains.append(dom)
+    named = {}
     for u in units:
         short = u.removeprefix("市")
         if u in q or (len(short) >= 2 and short in q):
-            it.units.append(u)
+            named[u] = q.find(u) if u in q else q.find(short)
+    # in the order the question names them: the same question always reads the same way
+    it.units = sorted(named, key=lambda u: (named[u], u))
     it.years = [int(m.group(1)) for m in _YEAR.finditer(q)]
     it.places = [p for p in OTHER_PLACES if p in q and not _jinan_context(q, p)]
     it.later_plans = [p for p in LATER_PLANS if p in q]

@@ -195,7 +195,7 @@ class PlanIndex:
                 units += [
                     u for u in re.split(r"[、，]", r.units.split("牵头")[0]) if u.startswith("市")
                 ]
-        self.units = sorted(set(units), key=lambda u: -len(u))
+        self.units = sorted(set(units), key=lambda u: (-len(u), u))  # not in hash order
 
     @lru_cache(maxsize=1024)  # noqa: B019 - one index per process; records never change
     def record_profile(self, cid: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset], ...]]:

@@ -277,3 +277,11 @@ def test_a_cue_word_is_the_plans_own_only_with_the_words_after_it():
     record = "按国家规定免除学杂费，国家助学金平均资助标准每生每年2000元"
     assert not cue(CUES["level"], "国家助学金一年给多少", record)
     assert cue(CUES["level"], "国家层面的清单一共多少项", record)
+
+
+def test_units_are_read_in_the_order_the_question_names_them():
+    from assistant.intents import detect
+
+    units = ["市财政局", "市教育局", "市民政局"]
+    assert detect("先问教育局还是财政局？", units).units == ["市教育局", "市财政局"]
+    assert detect("财政局和教育局谁牵头", list(reversed(units))).units == ["市财政局", "市教育局"]
