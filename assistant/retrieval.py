@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
+from .answer.asks import NAMING_IDF
 from .answer.features import ask_kind
 from .answer.numbers import arabic_ids
 from .chunks import build_chunks
@@ -623,7 +624,10 @@ class PlanRetriever(BaseRetriever):
 
         own = named(rec.title)
         return any(
-            h.id != cid and h.kind == rec.kind and named(h.title) > own and named(h.title) >= 4.0
+            h.id != cid
+            and h.kind == rec.kind
+            and named(h.title) > own
+            and named(h.title) >= NAMING_IDF
             for h in hits[:5]
         )
 

@@ -74,51 +74,44 @@ def test_a_follow_up_picks_the_group_it_names_in_its_own_words(bm25_service):
     assert "800元" in ans.text and "1000元" not in ans.text
 
 
+def _said(question: str, answer: str) -> list[dict]:
+    """A conversation so far: one question and the assistant's plain-text answer."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
 def test_a_follow_up_naming_another_indicator_gets_that_row(service):
     # the earlier question's words (基本, 参保, 人数) fit the old row better: the new word decides
-    history = [
-        {"role": "user", "content": "基本养老保险参保人数目标多少"},
-        {"role": "assistant", "content": "规划的发展指标表里有这个数。"},
-    ]
+    history = _said("基本养老保险参保人数目标多少", "规划的发展指标表里有这个数。")
     ans = service.answer("医疗的呢", history)
     assert ans.answered and "专栏-1" in [s.id for s in ans.sources]
     assert "基本医疗保险参保人数" in ans.text and "基本养老保险参保人数" not in ans.text
 
 
 def test_a_follow_up_naming_no_indicator_keeps_the_row_of_the_conversation(bm25_service):
-    history = [
-        {"role": "user", "content": "高中阶段毛入学率的目标是多少"},
-        {"role": "assistant", "content": "规划的发展指标表里写了这个比例。"},
-    ]
+    history = _said("高中阶段毛入学率的目标是多少", "规划的发展指标表里写了这个比例。")
     ans = bm25_service.answer("那2015年的基数呢", history)
     assert ans.answered and "高中阶段教育毛入学率" in ans.text
 
 
 def test_a_follow_up_asking_who_carries_out_the_domain_gets_its_task(bm25_service):
     # the earlier turn is about an item of 基本住房保障; 附件2 has one task per domain
-    history = [
-        {"role": "user", "content": "农村危房改造补助给哪些家庭"},
-        {"role": "assistant", "content": "居住在危房中的建档立卡贫困户、低保户等贫困户。"},
-    ]
+    history = _said("农村危房改造补助给哪些家庭", "居住在危房中的建档立卡贫困户、低保户等贫困户。")
     ans = bm25_service.answer("那这个领域的重点任务归哪个部门牵头？", history)
     assert ans.answered and ans.citations == ["分工-7"]
     assert "市住房保障管理局" in ans.text
 
 
 def test_a_follow_up_about_the_item_itself_keeps_the_item(bm25_service):
-    history = [
-        {"role": "user", "content": "农村危房改造补助给哪些家庭"},
-        {"role": "assistant", "content": "居住在危房中的建档立卡贫困户、低保户等贫困户。"},
-    ]
+    history = _said("农村危房改造补助给哪些家庭", "居住在危房中的建档立卡贫困户、低保户等贫困户。")
     ans = bm25_service.answer("这个谁牵头负责？", history)
     assert ans.answered and ans.citations == ["清单-66"]
 
 
 def test_a_follow_up_naming_a_sibling_item_moves_to_it(service):
     # the earlier answer cites the 城镇 item; "农村" in the new turn names the other one
-    history = [
-        {"role": "user", "content": "城镇独生子女父母年老奖励扶助多大岁数能领"},
-        {"role": "assistant", "content": "年满60周岁的城镇其他居民中独生子女父母（清单第47项）。"},
-    ]
+    history = _said(
+        "城镇独生子女父母年老奖励扶助多大岁数能领",
+        "年满60周岁的城镇其他居民中独生子女父母（清单第47项）。",
+    )
     ans = service.answer("农村户口的那个奖励扶助呢", history)
     assert ans.answered and ans.citations == ["清单-45"]
