@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -52,6 +53,7 @@ class JsonLines(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created)),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,  # with `--workers N`, which process wrote it
             "msg": redact(record.getMessage()),
         }
         for key in self.FIELDS:
@@ -62,8 +64,29 @@ class JsonLines(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class LineHandler(logging.StreamHandler):
+    """Each record in one write(): with `--workers N` several processes write to one stderr,
+    and a line written in pieces could be cut by another process's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            stream = self.stream
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+            return super().emit(record)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            stream.flush()
+            os.write(fd, line.encode("utf-8", "replace"))
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
+    handler = LineHandler()
     handler.setFormatter(JsonLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -98,6 +121,90 @@ class TokenBucket:
                 for k in list(self._buckets)[: self.max_clients // 2]:
                     del self._buckets[k]
             return (1 - tokens) / self.rate
+
+
+class SharedTokenBucket:
+    """TokenBucket for several processes: `policyqa serve --workers N` has N processes accept
+    requests, and a client spread over them must still get one bucket, not N.
+
+    The buckets live in a file mapped into every process (a table of client-hash, tokens, last
+    time; probed from the hash), updated under an fcntl lock on that file: the kernel drops a
+    lock whose holder dies, so a worker killed mid-update cannot stop the others. A bucket that
+    has refilled is the same as none, so its slot is free for another client; when every probed
+    slot is in use the fullest bucket gives way (memory stays bounded, as in TokenBucket).
+    Each process maps the file on its first take (after a fork, or in a spawned process)."""
+
+    PROBES = 8
+
+    def __init__(
+        self, path: Path, rate: float, burst: int, slots: int = 8192, clock=time.monotonic
+    ):
+        self.path, self.rate, self.burst, self.slots = Path(path), rate, burst, slots
+        self.clock = clock  # CLOCK_MONOTONIC: one clock for every process of the machine
+        size = slots * 24
+        with open(self.path, "ab") as fh:  # the front creates it; every process maps it
+            if fh.tell() < size:
+                fh.truncate(size)
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # to a spawned worker: the file's path, not its mapping
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _pid=None, _lock=threading.Lock())
+
+    def _open(self) -> None:
+        import mmap
+
+        self._file = open(self.path, "r+b")  # noqa: SIM115 - mapped for the process's life
+        self._map = mmap.mmap(self._file.fileno(), self.slots * 24)
+        self._keys = memoryview(self._map)[: self.slots * 8].cast("Q")
+        self._values = memoryview(self._map)[self.slots * 8 :].cast("d")  # tokens, last
+        self._pid = os.getpid()
+
+    def take(self, client: str) -> float:
+        """0 when allowed; otherwise seconds until a token is available."""
+        import fcntl
+        import hashlib
+
+        key = int.from_bytes(hashlib.blake2b(client.encode(), digest_size=8).digest()) | 1
+        with self._lock:  # fcntl locks are per process: the threads of one wait here first
+            if self._pid != os.getpid():
+                self._open()
+            fcntl.lockf(self._file, fcntl.LOCK_EX)
+            try:
+                return self._take(key, self.clock())
+            finally:
+                fcntl.lockf(self._file, fcntl.LOCK_UN)
+
+    def _take(self, key: int, now: float) -> float:
+        keys, values = self._keys, self._values
+        slot, free, fullest, most = None, None, 0, -1.0
+        for i in range(self.PROBES):
+            j = (key + i) % self.slots
+            if keys[j] == key:
+                slot = j
+                break
+            held = keys[j] != 0 and (
+                values[2 * j] + (now - values[2 * j + 1]) * self.rate < self.burst
+            )
+            if not held and free is None:
+                free = j
+            elif held and values[2 * j] > most:
+                fullest, most = j, values[2 * j]
+        if slot is None:  # a new client: a free slot, or the fullest bucket's
+            slot = free if free is not None else fullest
+            keys[slot] = key
+            tokens = float(self.burst)
+        else:
+            tokens = values[2 * slot] + (now - values[2 * slot + 1]) * self.rate
+            tokens = min(float(self.burst), tokens)
+        if tokens >= 1:
+            values[2 * slot], values[2 * slot + 1] = tokens - 1, now
+            return 0.0
+        values[2 * slot], values[2 * slot + 1] = tokens, now
+        return (1 - tokens) / self.rate
 
 
 # ---------------------------------------------------------------- app
@@ -199,18 +306,36 @@ def _bearer_ok(header: str, key: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), key)
 
 
-def create_app(service=None, settings: Settings | None = None, with_page: bool = True) -> FastAPI:
+def page_burst(settings: Settings) -> int:
+    """At most a quarter of the page's queue from one client at once, refilled at the API's
+    rate: a person asks a question every few seconds, a flood waits its turn instead."""
+    return max(1, min(settings.rate_limit_burst, settings.queue_size // 4))
+
+
+def create_app(
+    service=None,
+    settings: Settings | None = None,
+    with_page: bool = True,
+    *,
+    buckets: tuple | None = None,
+    limits: bool = True,
+    page_upstream: str | None = None,
+) -> FastAPI:
+    """The app. For `policyqa serve --workers N` (assistant/workers.py): each worker serves the
+    API with `buckets` (the rate limits shared by the N processes) and passes the page's
+    requests to `page_upstream` (the front's Unix socket); the front serves the page there with
+    `limits=False` (the worker in between has checked keys, limits and sizes)."""
     settings = settings or get_settings()
     if service is None:
         from .service import get_service
 
         service = get_service()
-    bucket = TokenBucket(settings.rate_limit_rps, settings.rate_limit_burst)
-    # at most a quarter of the queue from one client at once, refilled at the API's rate: a
-    # person asks a question every few seconds, a flood waits its turn instead of filling it
-    page_bucket = TokenBucket(
-        settings.rate_limit_rps, max(1, min(settings.rate_limit_burst, settings.queue_size // 4))
-    )
+    if buckets is None:
+        buckets = (
+            TokenBucket(settings.rate_limit_rps, settings.rate_limit_burst),
+            TokenBucket(settings.rate_limit_rps, page_burst(settings)),
+        )
+    bucket, page_bucket = buckets
     app = FastAPI(
         title="泉城政策通 API", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json"
     )
@@ -225,60 +350,69 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
         t0 = time.perf_counter()
         path = request.url.path
         client = request.client.host if request.client else "unknown"
-        if path.startswith(UPLOAD_PATHS):  # no feature takes files: nothing is stored for anyone
-            return _error(404, "不支持上传文件。", "not_found")
-        if path.startswith(HIDDEN_PATHS):
-            return _error(404, "没有这个页面。", "not_found")
-        if path.startswith(PAGE_QUEUE_PATHS) and request.method == "POST":
-            wait = page_bucket.take(client)
-            if wait:
-                return _error(
-                    429,
-                    "提问过于频繁，请稍等几秒再问。",
-                    "rate_limit_error",
-                    headers={"Retry-After": str(max(1, round(wait)))},
-                )
-        if path.startswith(PROTECTED_PATHS):
-            # the limiter first: a flood of wrong keys is a flood like any other
-            wait = bucket.take(client)
-            if wait:
-                return _error(
-                    429,
-                    "请求过于频繁，请稍后再试。",
-                    "rate_limit_error",
-                    headers={"Retry-After": str(max(1, round(wait)))},
-                )
-            documents = path.startswith(DOCUMENTS_PATH)
-            auth = request.headers.get("authorization", "")
-            # the administrator's key also opens the API: one bearer header cannot carry two keys
-            if key and not (
-                _bearer_ok(auth, key) or (documents and admin and _bearer_ok(auth, admin))
-            ):
-                return _error(
-                    401,
-                    "缺少或错误的 API 密钥（Authorization: Bearer …）。",
-                    "authentication_error",
-                )
-            if request.method == "POST" and "content-length" not in request.headers:
-                # a chunked body has no size to check before it is read: ask for one instead
-                return _error(411, "请求需要 Content-Length。")
+
+        def refused() -> JSONResponse | None:
+            """The request turned away before it reaches a route, or None."""
+            if path.startswith(UPLOAD_PATHS):  # no feature takes files: nothing is stored
+                return _error(404, "不支持上传文件。", "not_found")
+            if path.startswith(HIDDEN_PATHS):
+                return _error(404, "没有这个页面。", "not_found")
+            if not limits:  # behind a worker, which has checked all of the below
+                return None
+            if path.startswith(PAGE_QUEUE_PATHS) and request.method == "POST":
+                wait = page_bucket.take(client)
+                if wait:
+                    return _error(
+                        429,
+                        "提问过于频繁，请稍等几秒再问。",
+                        "rate_limit_error",
+                        headers={"Retry-After": str(max(1, round(wait)))},
+                    )
+            if path.startswith(PROTECTED_PATHS):
+                # the limiter first: a flood of wrong keys is a flood like any other
+                wait = bucket.take(client)
+                if wait:
+                    return _error(
+                        429,
+                        "请求过于频繁，请稍后再试。",
+                        "rate_limit_error",
+                        headers={"Retry-After": str(max(1, round(wait)))},
+                    )
+                documents = path.startswith(DOCUMENTS_PATH)
+                auth = request.headers.get("authorization", "")
+                # the administrator's key also opens the API: one bearer header carries one key
+                if key and not (
+                    _bearer_ok(auth, key) or (documents and admin and _bearer_ok(auth, admin))
+                ):
+                    return _error(
+                        401,
+                        "缺少或错误的 API 密钥（Authorization: Bearer …）。",
+                        "authentication_error",
+                    )
+                if request.method == "POST" and "content-length" not in request.headers:
+                    # a chunked body has no size to check before it is read: ask for one instead
+                    return _error(411, "请求需要 Content-Length。")
+                try:
+                    size = int(request.headers.get("content-length") or 0)
+                except ValueError:
+                    return _error(400, "Content-Length 无效。")
+                limit = upload_limit if documents and request.method == "POST" else MAX_BODY_BYTES
+                if size > limit:
+                    return _error(413, f"请求过大（上限 {_size_text(limit)}）。")
+            return None
+
+        response = refused()
+        if response is None:
             try:
-                size = int(request.headers.get("content-length") or 0)
-            except ValueError:
-                return _error(400, "Content-Length 无效。")
-            limit = upload_limit if documents and request.method == "POST" else MAX_BODY_BYTES
-            if size > limit:
-                return _error(413, f"请求过大（上限 {_size_text(limit)}）。")
-        try:
-            response = await call_next(request)
-        except ClientDisconnect:  # the client left mid-request: nothing to answer, nothing broke
-            logger.info("client disconnected", extra={"request_id": rid, "path": path})
-            response = _error(400, "请求未完整发送。")
-        except Exception:  # never a stack trace to a user
-            logger.exception("unhandled error", extra={"request_id": rid, "path": path})
-            response = _error(500, "服务暂时出错，请稍后再试或拨打12345。", "server_error")
+                response = await call_next(request)
+            except ClientDisconnect:  # the client left mid-request: nothing answered, nothing broke
+                logger.info("client disconnected", extra={"request_id": rid, "path": path})
+                response = _error(400, "请求未完整发送。")
+            except Exception:  # never a stack trace to a user
+                logger.exception("unhandled error", extra={"request_id": rid, "path": path})
+                response = _error(500, "服务暂时出错，请稍后再试或拨打12345。", "server_error")
         response.headers["X-Request-ID"] = rid
-        if path.startswith(("/v1", "/healthz")):
+        if path.startswith(("/v1", "/healthz")):  # refused ones too (429, 401, 413…)
             logger.info(
                 "request",
                 extra={
@@ -331,9 +465,13 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
             return _error(400, str(e))
         if not question.strip():
             return _error(400, "问题不能为空，请输入您想了解的政策。")
-        from starlette.concurrency import run_in_threadpool
+        answer_async = getattr(service, "answer_async", None)
+        if answer_async is not None:  # a worker: its own answer thread (assistant/workers.py)
+            answer = await answer_async(question, history)
+        else:
+            from starlette.concurrency import run_in_threadpool
 
-        answer = await run_in_threadpool(service.answer, question, history)
+            answer = await run_in_threadpool(service.answer, question, history)
         rid = request.state.rid
         logger.info(
             "answer",
@@ -384,7 +522,9 @@ def create_app(service=None, settings: Settings | None = None, with_page: bool =
 
     add_document_routes(app, service, settings)
 
-    if with_page:
+    if page_upstream is not None:
+        add_page_proxy(app, page_upstream)
+    elif with_page:
         import gradio as gr
 
         import ui
@@ -568,6 +708,82 @@ def add_document_routes(app: FastAPI, service, settings: Settings) -> None:
         return {**info(doc), "deleted": True}
 
 
+# ---------------------------------------------------------------- the page through a worker
+
+HOP_HEADERS = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-real-ip",
+    }
+)
+PAGE_START_WAIT = 20.0  # seconds a page request waits for the page's process to start
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def add_page_proxy(app: FastAPI, upstream: str) -> None:
+    """Every path the API does not serve goes, as it came, to the page's process over its Unix
+    socket (`policyqa serve --workers N`): Gradio keeps a page session — its queue and its event
+    stream — in the process that opened it, so the page lives in one process, reached through
+    whichever worker accepted the connection. Bodies and event streams pass through unbuffered.
+    The middleware has already applied the page's queue limit and the key, with the client's
+    own address, which goes on in X-Forwarded-For."""
+    import httpx
+    from starlette.background import BackgroundTask
+
+    client: httpx.AsyncClient | None = None
+
+    @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
+    async def page(request: Request, path: str):
+        nonlocal client
+        if client is None:  # in the worker's event loop, on its first page request
+            client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=upstream),
+                timeout=httpx.Timeout(60.0, read=None),  # event streams stay open
+            )
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() not in HOP_HEADERS]
+        if request.client:
+            headers.append((b"x-forwarded-for", request.client.host.encode()))
+        headers.append((b"x-forwarded-proto", request.url.scheme.encode()))
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        outgoing = client.build_request(
+            request.method,
+            "http://page" + target,
+            headers=headers,
+            content=request.stream() if has_body else None,
+        )
+        deadline = time.monotonic() + PAGE_START_WAIT
+        while True:
+            try:
+                reply = await client.send(outgoing, stream=True)
+                break
+            except httpx.ConnectError:  # nothing sent yet: the page may still be starting
+                if time.monotonic() > deadline:
+                    return _error(503, "页面暂时无法打开，请稍后再试。", "server_error")
+                await asyncio.sleep(0.2)
+            except httpx.HTTPError:
+                logger.warning("page process not reachable", extra={"path": request.url.path})
+                return _error(503, "页面暂时无法打开，请稍后再试。", "server_error")
+        response = StreamingResponse(
+            reply.aiter_raw(),
+            status_code=reply.status_code,
+            background=BackgroundTask(reply.aclose),
+        )
+        response.raw_headers = [
+            (k, v) for k, v in reply.headers.raw if k.lower() not in HOP_HEADERS
+        ]
+        return response
+
+
 def _sse(cid: str, created: int, answer, extra: dict) -> Iterator[str]:
     def chunk(delta: dict, finish=None, more=None) -> str:
         data = {
@@ -590,10 +806,16 @@ def _sse(cid: str, created: int, answer, extra: dict) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
-    """The page and the API. With workers > 1 this process is the front (page sessions, limits,
-    logs, feedback) and answers are computed by that many worker processes (assistant/workers.py);
-    with 1, everything runs here. Default: one worker per core."""
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    front: bool = False,
+) -> None:
+    """The page and the API. With workers > 1, that many worker processes accept the
+    connections and answer the API themselves, and this process (the front) serves the page to
+    them (assistant/workers.py); with 1, everything runs here. Default: one worker per core.
+    `front`: a front and its workers even for one (the load benchmark compares them)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import warnings
 
@@ -602,39 +824,103 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     settings = get_settings()
     configure_logging()
     from .startup import building_objects, prepare_index, skip_gradio_stub_writing
-    from .workers import PoolService, WorkerPool, cpu_count
+    from .workers import cpu_count
 
     skip_gradio_stub_writing()
-
     n = workers or settings.workers or cpu_count()
-    ours = []
-    if n > 1:  # this process computes nothing: no BLAS thread pool, so it can fork (below)
-        ours = [v for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if v not in os.environ]
-        os.environ.update(dict.fromkeys(ours, "1"))
-    service = None  # one process: create_app builds the Service here
+    host, port = host or settings.host, port or settings.port
+    if n > 1 or front:
+        serve_pool(settings, n, host, port)
+        return
+    prepare_index(settings)  # a missing or stale index is built in a child
+    import uvicorn
+
+    with building_objects():  # no collector runs while start-up builds its objects
+        app = create_app(None, settings=settings)
+    logger.info(f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), 1 process")
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
+    )
+
+
+def serve_pool(
+    settings: Settings, n: int, host: str, port: int, vectors: bool = True, prepare: bool = True
+) -> None:
+    """A front and n workers (`policyqa serve --workers n`; the load benchmark also for n = 1).
+
+    The front holds the port and forks the workers before it imports anything heavy (see
+    WorkerPool); each worker listens on the port with SO_REUSEPORT (the kernel spreads new
+    connections over their sockets by the connection's addresses) and answers the API itself,
+    with the rate limits in shared memory. One socket shared by all spread 50 kept-alive
+    connections opened at once 39/11, 17/33 and 50/0 (each wake-up accepts every waiting
+    connection), SO_REUSEPORT 25/25 and 19/31; where it is missing, the workers share one. The page — Gradio keeps a session in the process that opened it — is served by the
+    front on a private Unix socket, and the workers pass the page's requests to it; the page's
+    answers are computed by the workers again, over pipes. `vectors=False`: BM25-only workers
+    (tests); `prepare=False`: the index is not checked (tests)."""
+    import shutil
+    import socket
+    import tempfile
+
+    from .startup import building_objects, prepare_index
+    from .workers import PoolService, Serving, WorkerPool
+
+    ours = [v for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if v not in os.environ]
+    os.environ.update(dict.fromkeys(ours, "1"))  # the front computes nothing: no BLAS pool
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # the port held from here on: bound with SO_REUSEPORT but not listening, so the workers'
+    # sockets on it get every connection; without SO_REUSEPORT, one socket the workers share
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reuse = hasattr(socket, "SO_REUSEPORT")
+    if reuse:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(address)
+    if not reuse:
+        listener.listen(2048)
+    state = Path(tempfile.mkdtemp(prefix="policyqa-serve-"))  # private: 0700
+    serving = Serving(
+        listener=None if reuse else listener,
+        address=address,
+        family=family,
+        page_socket=str(state / "page.sock"),
+        state_dir=str(state),
+        buckets=(
+            SharedTokenBucket(
+                state / "api.limits", settings.rate_limit_rps, settings.rate_limit_burst
+            ),
+            SharedTokenBucket(state / "page.limits", settings.rate_limit_rps, page_burst(settings)),
+        ),
+    )
+    service = None
     try:
-        if n > 1:  # forked before anything heavy is imported here, see WorkerPool
-            pool = WorkerPool(settings, n, hold=True)  # it builds; opens the index when released
-            service = PoolService(settings, pool)
-            settings = settings.model_copy(update={"concurrency": max(settings.concurrency, n)})
-        prepare_index(settings, unset=ours)  # a missing or stale index is built in a child
-        if n > 1:
-            pool.release()
+        # forked first: the template builds while this process checks the index
+        pool = WorkerPool(settings, n, hold=True, vectors=vectors, serving=serving)
+        service = PoolService(settings, pool)
+        if prepare:
+            prepare_index(settings, unset=ours)  # a missing or stale index is built in a child
+        pool.release()
+        settings = settings.model_copy(update={"concurrency": max(settings.concurrency, n)})
         import uvicorn
 
-        with building_objects():  # no collector runs while start-up builds its objects
-            app = create_app(service, settings=settings)
-        host, port = host or settings.host, port or settings.port
+        with building_objects():
+            app = create_app(service, settings=settings, limits=False)
         logger.info(
             f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), "
             f"{n} answer {'processes' if n > 1 else 'process'}"
         )
         uvicorn.run(
-            app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)
+            app,
+            uds=serving.page_socket,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,  # the workers pass the client's address
+            forwarded_allow_ips="*",  # only they can reach this socket (a 0700 folder)
         )
     finally:
         if service is not None:
             service.close()
+        listener.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def proxy_options(settings: Settings) -> dict:

@@ -1,22 +1,26 @@
-"""`policyqa serve --workers N`: one front process, N answer processes.
+"""`policyqa serve --workers N`: N answer processes accept the connections; one front.
 
-The front is the HTTP server: the page (Gradio keeps each page session, its queue and its
-streams in one process), the API, the key check and the rate limiter, request logs and the
-feedback store. It computes no answer. Answers and searches go to N worker processes over
-pipes, to whichever is free: the CPU work of the page and of the API spreads over the cores,
-while everything with state stays in one process and is correct without coordination (one
-token bucket per client, one SQLite writer, one log stream per request).
+The front holds the port and forks the workers; each listens on it with SO_REUSEPORT (the
+kernel spreads new connections over their sockets) and serves the API itself: no process
+stands between a client and the worker that answers it. The rate limits are shared by the workers
+(server.SharedTokenBucket: a table in a mapped file), the request logs are one JSON line per
+write from each process, `/healthz` reports every worker (a small mapped status table). The
+page is served by the front alone, because Gradio keeps a page session — its queue and its
+event stream — in the process that opened it: a worker passes the page's requests to the front
+over a private Unix socket, and the front sends the page's answers and searches back to the
+workers over pipes, to whichever is free; the 👍/👎 store has one writer, the front.
 
 The workers are forked from one template: the first worker builds the Service (records, BM25,
 learned parts: the start-up work) and forks the others, so N workers start in the time of one
 and share those pages until written (the collector is kept off them: gc.freeze). Each worker
-runs ONE encoder thread (N workers use N cores), so the template also opens the ONNX session
-(one thread keeps no thread pool that a fork would lose; its weights, ~100 MB, are shared),
-loads the neighbour votes' vectors and imports what a Chroma client needs; after the fork a
-worker only opens its own Chroma client (its threads would not survive a fork). The front forks
-the first worker before it imports anything heavy, so the template and the page are built at
-the same time on two cores.
-A worker that dies is replaced by a freshly spawned one; callers wait for a free worker.
+runs ONE answer at a time on ONE encoder thread (N workers use N cores), so the template also
+opens the ONNX session (one thread keeps no thread pool that a fork would lose; its weights,
+~100 MB, are shared), loads the neighbour votes' vectors and imports what a Chroma client and
+the HTTP server need; after the fork a worker only opens its own Chroma client (its threads
+would not survive a fork). The front forks the first worker before it imports anything heavy,
+so the template and the page are built at the same time on two cores.
+A worker that dies is replaced by a freshly spawned one (on the same socket); a worker whose
+front is gone, however it went (SIGKILL too), exits.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import select
 import signal
+import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from .settings import Settings
 
@@ -79,13 +86,28 @@ def _serve(svc, conn: Connection, number: int) -> None:
     from .service import release_memory
 
     release_memory()
-    conn.send(("ready", {"pid": os.getpid(), "worker": number, "health": svc.health()}, {}))
+    if _say_ready(svc, conn, number):
+        _pipe_calls(svc, svc, conn, number)
+
+
+def _say_ready(svc, conn: Connection, number: int) -> bool:
+    """False when the front has closed the pipe meanwhile (it stopped while this one started)."""
+    try:
+        conn.send(("ready", {"pid": os.getpid(), "worker": number, "health": svc.health()}, {}))
+    except (EOFError, OSError):
+        return False
+    return True
+
+
+def _pipe_calls(svc, caller, conn: Connection, number: int) -> None:
+    """The front's calls over the pipe, in order, until it closes it: `caller` answers and
+    searches (the Service, or a worker's LocalService: its one answer thread)."""
     from .ingest import IngestError
     from .library import LibraryError
 
     calls = {
-        "answer": svc.answer,
-        "search": svc.search,
+        "answer": caller.answer,
+        "search": caller.search,
         "health": svc.health,
         # the library changes in this worker; the others see its new version before their
         # next answer (Service.refresh)
@@ -112,14 +134,253 @@ def _serve(svc, conn: Connection, number: int) -> None:
             conn.send(("error", f"{type(e).__name__}: {e}", _state(svc)))
 
 
+# ---------------------------------------------------------------- workers that serve HTTP
+
+
+@dataclass
+class Serving:
+    """What the workers need to accept connections themselves (server.serve_pool): the
+    listening socket, the page's Unix socket, a private folder for the shared tables, and the
+    rate limits' buckets (server.SharedTokenBucket)."""
+
+    listener: socket.socket | None  # one socket for all (where SO_REUSEPORT is missing)
+    address: tuple  # host, port: each worker listens on its own socket (SO_REUSEPORT)
+    family: int
+    page_socket: str
+    state_dir: str
+    buckets: tuple
+
+    def listen(self) -> socket.socket:
+        """This worker's listening socket: with SO_REUSEPORT its own, bound to the same port
+        (the kernel spreads new connections over the workers' sockets by their addresses);
+        otherwise the one the front opened, shared."""
+        if self.listener is not None:
+            return self.listener
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(self.address)
+        sock.listen(2048)
+        return sock
+
+
+class WorkerStatus:
+    """Which workers serve, and whether vector search worked on their latest answer: a table
+    in a file every process maps (pid, state per worker), so that any worker's /healthz
+    reports all of them. Each worker writes its own row; the front clears a lost one's."""
+
+    def __init__(self, state_dir: str, size: int):
+        self.path, self.size = Path(state_dir) / "workers", size
+        with open(self.path, "ab") as fh:
+            if fh.tell() < size * 16:
+                fh.truncate(size * 16)
+        self._pid: int | None = None
+
+    def _rows(self):
+        if self._pid != os.getpid():
+            import mmap
+
+            with open(self.path, "r+b") as fh:
+                self._map = mmap.mmap(fh.fileno(), self.size * 16)
+            self._table = memoryview(self._map).cast("q")
+            self._pid = os.getpid()
+        return self._table
+
+    def set(self, number: int, pid: int, vectors_ok: bool) -> None:
+        rows = self._rows()
+        rows[2 * number + 1] = 1 if vectors_ok else 2
+        rows[2 * number] = pid
+
+    def clear(self, number: int) -> None:
+        self._rows()[2 * number] = 0
+
+    def serving(self) -> list[tuple[int, bool]]:
+        """(pid, vector search ok) of every worker that serves now."""
+        rows = self._rows()
+        out = []
+        for n in range(self.size):
+            pid = rows[2 * n]
+            if pid and _exists(pid):
+                out.append((pid, rows[2 * n + 1] != 2))
+        return out
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalService:
+    """A worker's Service as its HTTP server sees it: answers and searches run on the worker's
+    one answer thread, in the order they came (N workers = N cores; the event loop meanwhile
+    reads and writes requests), and /healthz reports every worker of the server."""
+
+    def __init__(self, svc, status: WorkerStatus, number: int):
+        self.svc, self.status, self.number = svc, status, number
+        self.settings = svc.settings
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="answer")
+
+    def __getattr__(self, name: str):  # library, records, add_document… as the Service's
+        return getattr(self.svc, name)
+
+    def _answer(self, question, history):
+        try:
+            return self.svc.answer(question, history)
+        finally:
+            self.status.set(self.number, os.getpid(), not self.svc.retriever.last_error)
+
+    def answer(self, question: object, history: list[dict] | None = None):
+        return self._thread.submit(self._answer, question, history).result()
+
+    async def answer_async(self, question: object, history: list[dict] | None = None):
+        import asyncio
+
+        return await asyncio.wrap_future(self._thread.submit(self._answer, question, history))
+
+    def search(self, *args):
+        return self._thread.submit(self.svc.search, *args).result()
+
+    def health(self) -> dict:
+        out = self.svc.health()
+        serving = self.status.serving()
+        vectors_ok = all(ok for _, ok in serving)
+        out["workers"] = {
+            "configured": self.status.size,
+            "ready": len(serving),
+            "pids": [pid for pid, _ in serving],
+        }
+        out["vector_search"] = "ok" if vectors_ok else "unavailable"
+        if not vectors_ok or len(serving) < self.status.size:
+            out["status"] = "degraded"
+        return out
+
+
+def _http_modules() -> None:
+    """What serving HTTP imports, imported in the template: shared by the forks, not one copy
+    each (FastAPI, uvicorn with its event loop and parser, the app's module)."""
+    import importlib
+
+    for name in (
+        "fastapi",
+        "uvicorn",
+        "uvicorn.protocols.http.httptools_impl",
+        "uvloop",
+        "assistant.server",
+    ):
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # uvicorn falls back to its pure-Python parts
+            logger.debug("not imported before the fork: %s (%s)", name, e)
+
+
+def _serve_http(svc, conn: Connection, number: int, serving: Serving, size: int) -> None:
+    """Serve the API on the shared socket (and pass the page's requests to the front), and
+    the front's calls over the pipe, until the front closes the pipe or sends SIGTERM."""
+    svc.warm_up()
+    from .service import release_memory
+
+    release_memory()
+    import uvicorn
+
+    from .server import create_app, proxy_options
+
+    status = WorkerStatus(serving.state_dir, size)
+    local = LocalService(svc, status, number)
+    app = create_app(
+        local,
+        svc.settings,
+        with_page=False,
+        buckets=serving.buckets,
+        page_upstream=serving.page_socket,
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        **proxy_options(svc.settings),
+    )
+    server = _worker_server(config)
+
+    def calls() -> None:
+        _pipe_calls(svc, local, conn, number)
+        server.should_exit = True  # the front closed the pipe: it is stopping
+
+    status.set(number, os.getpid(), not svc.retriever.last_error)
+    if not _say_ready(svc, conn, number):
+        status.clear(number)
+        return
+    threading.Thread(target=calls, daemon=True, name="front-calls").start()
+    server.run(sockets=[serving.listen()])
+
+
+def _worker_server_class():
+    import uvicorn
+
+    class WorkerServer(uvicorn.Server):
+        """uvicorn, stopping on SIGTERM only: Ctrl-C in a terminal reaches every process of the
+        group, and the front stops the workers itself (it closes their pipes)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = signal.signal(signal.SIGTERM, self.handle_exit)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+
+    return WorkerServer
+
+
+def _worker_server(config):
+    return _worker_server_class()(config)
+
+
+def watch_front(front: int) -> None:
+    """Exit when the front process ends, however it ends (a SIGKILL leaves no time to close
+    anything): a thread waits on a pidfd of the front (Linux ≥ 5.3), or checks every second
+    elsewhere. A worker is never left running, orphaned, holding its memory and the port."""
+
+    def wait() -> None:
+        try:
+            fd = os.pidfd_open(front)
+        except ProcessLookupError:
+            fd = None  # already gone
+        except (AttributeError, OSError):  # no pidfd here: poll
+            fd = -1
+        if fd is not None and fd >= 0:
+            select.select([fd], [], [])  # readable when the process has ended
+        elif fd == -1:
+            while _exists(front):
+                time.sleep(1.0)
+        logger.warning("the front (pid %d) is gone: worker %d exits", front, os.getpid())
+        os._exit(0)
+
+    threading.Thread(target=wait, daemon=True, name="watch-front").start()
+
+
 def _template_main(
-    settings: Settings, pairs: list, threads: int, vectors: bool = True, hold: bool = False
+    settings: Settings,
+    pairs: list,
+    threads: int,
+    vectors: bool = True,
+    hold: bool = False,
+    serving: Serving | None = None,
+    front: int | None = None,
 ):
     """The first worker: build the template Service, fork the other workers from it, serve.
     With `hold` it opens nothing of the index until the front says "go" (WorkerPool.release).
 
     Every process keeps only its own end of its own pipe open: a pipe reads as closed (and a
     dead worker is noticed) only when no other process holds a copy of its far end."""
+    if front is not None:
+        watch_front(front)
     _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the front's: it closes the pipes
     for front_end, _ in pairs:
@@ -134,15 +395,19 @@ def _template_main(
         if hold and not _released(conns[0]):
             return
         shared = _vector_side(svc, settings, threads) if vectors else None
+        if serving is not None:
+            _http_modules()
     release_memory()  # what start-up freed goes back to the system once, not once per worker
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
     for number in range(1, len(conns)):
         if os.fork() == 0:
             try:
-                _forked_main(svc, conns, number, shared)
+                if front is not None:
+                    watch_front(front)  # the template's watcher thread is not in the fork
+                _forked_main(svc, conns, number, shared, serving)
             finally:
                 os._exit(0)
-    _forked_main(svc, conns, 0, shared)
+    _forked_main(svc, conns, 0, shared, serving)
 
 
 # what opening a Chroma client imports (langchain-chroma, the Rust bindings, telemetry): ~25 MB
@@ -187,14 +452,19 @@ def _open_shared_session(embeddings, threads: int) -> None:
         logger.warning("query encoder session not opened before fork: %s", e)
 
 
-def _forked_main(svc, conns: list[Connection], number: int, shared: tuple | None) -> None:
+def _forked_main(
+    svc, conns: list[Connection], number: int, shared: tuple | None, serving: Serving | None
+) -> None:
     for other, conn in enumerate(conns):
         if other != number:
             conn.close()
     if shared is not None:
         embeddings, neighbours = shared
         svc.attach_vectors(embeddings, neighbours=neighbours)
-    _serve(svc, conns[number], number)
+    if serving is not None:
+        _serve_http(svc, conns[number], number, serving, len(conns))
+    else:
+        _serve(svc, conns[number], number)
 
 
 def _released(conn: Connection) -> bool:
@@ -212,9 +482,14 @@ def _fresh_main(
     threads: int,
     vectors: bool,
     hold: bool = False,
+    serving: Serving | None = None,
+    size: int = 1,
+    front: int | None = None,
 ):
     """A worker spawned, not forked (a replacement, or a front with threads): it builds its
     own Service."""
+    if front is not None:
+        watch_front(front)
     _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .server import configure_logging
@@ -228,7 +503,10 @@ def _fresh_main(
             return
         if vectors:
             svc.attach_vectors()
-    _serve(svc, conn, number)
+    if serving is not None:
+        _serve_http(svc, conn, number, serving, size)
+    else:
+        _serve(svc, conn, number)
 
 
 # ---------------------------------------------------------------- front side
@@ -267,9 +545,12 @@ class WorkerPool:
         vectors: bool = True,
         slots: int = SLOTS,
         hold: bool = False,
+        serving: Serving | None = None,
     ):
         """`hold`: the workers build what needs no index, then wait for release() before they
-        open it (the front checks the index meanwhile, see server.serve)."""
+        open it (the front checks the index meanwhile, see server.serve_pool). `serving`: the
+        workers accept the connections themselves (server.serve_pool); without it they only
+        answer the front's calls."""
         self.settings = settings
         self.vectors = vectors  # False: BM25-only workers (tests)
         self.size = workers
@@ -284,12 +565,15 @@ class WorkerPool:
         self.health_report: dict | None = None
         self._closed = False
         self._failed_starts = 0
+        self.serving = serving
+        self.front = os.getpid()
+        self.status = WorkerStatus(serving.state_dir, workers) if serving else None
         pairs = [mp.Pipe(duplex=True) for _ in range(workers)]
         ctx = _fork_context()
         if ctx is not None:
             self._template = ctx.Process(
                 target=_template_main,
-                args=(wsettings, pairs, self.threads, vectors, hold),
+                args=(wsettings, pairs, self.threads, vectors, hold, serving, self.front),
                 name="w0",
                 daemon=True,  # never outlives the front, however the front ends
             )
@@ -305,7 +589,17 @@ class WorkerPool:
     def _spawn(self, child: Connection, number: int, hold: bool = False) -> None:
         mp.get_context("spawn").Process(
             target=_fresh_main,
-            args=(self._wsettings, child, number, self.threads, self.vectors, hold),
+            args=(
+                self._wsettings,
+                child,
+                number,
+                self.threads,
+                self.vectors,
+                hold,
+                self.serving,
+                self.size,
+                self.front,
+            ),
             name=f"w{number}",
         ).start()
 
@@ -356,6 +650,8 @@ class WorkerPool:
             w.pending.clear()
         for fut in pending:
             fut.set_exception(WorkerLost(f"worker {w.number} stopped"))
+        if self.status is not None and was_alive:
+            self.status.clear(w.number)
         if not was_alive or self._closed:
             return
         if w.pid is None:  # it never started: a replacement would fail the same way

@@ -195,7 +195,7 @@ def start_server(config: Server, port: int, questions: Questions) -> tuple[subpr
                 return proc, time.perf_counter() - t0
         except OSError:
             pass
-        time.sleep(0.05)
+        time.sleep(0.02)
     stop_server(proc)
     raise SystemExit("no answer within 300 s")
 
@@ -535,6 +535,14 @@ def pool_main(port: int, workers: int) -> None:
     """`policyqa serve` with the pool also for one worker (a front and one answer process),
     which the command itself never runs (1 means one process): the same steps as
     assistant.server.serve, for comparing one worker behind the front with two."""
+    import inspect
+
+    from assistant import server
+
+    if "front" in inspect.signature(server.serve).parameters:  # the serve of this tree
+        server.serve(host="127.0.0.1", port=port, workers=workers, front=True)
+        return
+    # an older tree (--before) without it: its front and pool as its serve built them
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
