@@ -260,37 +260,14 @@ class LocalService:
         return out
 
 
-def _http_modules() -> None:
-    """What serving HTTP imports, imported in the template: shared by the forks, not one copy
-    each (FastAPI, uvicorn with its event loop and parser, the app's module)."""
-    import importlib
-
-    for name in (
-        "fastapi",
-        "uvicorn",
-        "uvicorn.protocols.http.httptools_impl",
-        "uvloop",
-        "assistant.server",
-    ):
-        try:
-            importlib.import_module(name)
-        except ImportError as e:  # uvicorn falls back to its pure-Python parts
-            logger.debug("not imported before the fork: %s (%s)", name, e)
-
-
-def _serve_http(svc, conn: Connection, number: int, serving: Serving, size: int) -> None:
-    """Serve the API on the shared socket (and pass the page's requests to the front), and
-    the front's calls over the pipe, until the front closes the pipe or sends SIGTERM."""
-    svc.warm_up()
-    from .service import release_memory
-
-    release_memory()
+def _http_server(svc, serving: Serving, size: int, number: int = 0):
+    """The worker's app and its uvicorn server, built in the template before the fork (their
+    objects then shared by every worker); each fork sets its own number. (LocalService, server)"""
     import uvicorn
 
     from .server import create_app, proxy_options
 
-    status = WorkerStatus(serving.state_dir, size)
-    local = LocalService(svc, status, number)
+    local = LocalService(svc, WorkerStatus(serving.state_dir, size), number)
     app = create_app(
         local,
         svc.settings,
@@ -306,16 +283,28 @@ def _serve_http(svc, conn: Connection, number: int, serving: Serving, size: int)
         timeout_graceful_shutdown=5,
         **proxy_options(svc.settings),
     )
-    server = _worker_server(config)
+    config.load()
+    return local, _worker_server(config)
+
+
+def _serve_http(svc, conn: Connection, number: int, http: tuple, serving: Serving) -> None:
+    """Serve the API on the port (and pass the page's requests to the front), and the front's
+    calls over the pipe, until the front closes the pipe or sends SIGTERM."""
+    svc.warm_up()
+    from .service import release_memory
+
+    release_memory()
+    local, server = http
+    local.number = number
+    local.status.set(number, os.getpid(), not svc.retriever.last_error)
+    if not _say_ready(svc, conn, number):
+        local.status.clear(number)
+        return
 
     def calls() -> None:
         _pipe_calls(svc, local, conn, number)
         server.should_exit = True  # the front closed the pipe: it is stopping
 
-    status.set(number, os.getpid(), not svc.retriever.last_error)
-    if not _say_ready(svc, conn, number):
-        status.clear(number)
-        return
     threading.Thread(target=calls, daemon=True, name="front-calls").start()
     server.run(sockets=[serving.listen()])
 
@@ -395,8 +384,7 @@ def _template_main(
         if hold and not _released(conns[0]):
             return
         shared = _vector_side(svc, settings, threads) if vectors else None
-        if serving is not None:
-            _http_modules()
+        http = _http_server(svc, serving, len(conns)) if serving is not None else None
     release_memory()  # what start-up freed goes back to the system once, not once per worker
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the system reaps the forks below
     for number in range(1, len(conns)):
@@ -404,10 +392,10 @@ def _template_main(
             try:
                 if front is not None:
                     watch_front(front)  # the template's watcher thread is not in the fork
-                _forked_main(svc, conns, number, shared, serving)
+                _forked_main(svc, conns, number, shared, serving, http)
             finally:
                 os._exit(0)
-    _forked_main(svc, conns, 0, shared, serving)
+    _forked_main(svc, conns, 0, shared, serving, http)
 
 
 # what opening a Chroma client imports (langchain-chroma, the Rust bindings, telemetry): ~25 MB
@@ -453,7 +441,12 @@ def _open_shared_session(embeddings, threads: int) -> None:
 
 
 def _forked_main(
-    svc, conns: list[Connection], number: int, shared: tuple | None, serving: Serving | None
+    svc,
+    conns: list[Connection],
+    number: int,
+    shared: tuple | None,
+    serving: Serving | None,
+    http: tuple | None,
 ) -> None:
     for other, conn in enumerate(conns):
         if other != number:
@@ -462,7 +455,7 @@ def _forked_main(
         embeddings, neighbours = shared
         svc.attach_vectors(embeddings, neighbours=neighbours)
     if serving is not None:
-        _serve_http(svc, conns[number], number, serving, len(conns))
+        _serve_http(svc, conns[number], number, http, serving)
     else:
         _serve(svc, conns[number], number)
 
@@ -504,7 +497,7 @@ def _fresh_main(
         if vectors:
             svc.attach_vectors()
     if serving is not None:
-        _serve_http(svc, conn, number, serving, size)
+        _serve_http(svc, conn, number, _http_server(svc, serving, size, number), serving)
     else:
         _serve(svc, conn, number)
 
