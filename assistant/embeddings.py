@@ -48,6 +48,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         *,
         dimension: int | None = None,
         loader=None,
+        passage_prompt: str | None = None,
     ):
         self._model = model
         self._loader = loader
@@ -58,6 +59,10 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.dimension = dimension if dimension is not None else embedding_dimension(model)
         self._lock = threading.Lock()
         self._cached = lru_cache(maxsize=2048)(self._embed_query)
+        # passages of an added document on the same ONNX bundle (onnx_passages): the model's
+        # document prompt, and the encoder once checked (None: not yet; False: not usable)
+        self.passage_prompt = passage_prompt
+        self._passages = None
 
     @property
     def model(self):
@@ -78,6 +83,39 @@ class SentenceTransformerEmbeddings(Embeddings):
                 show_progress_bar=False,
             )
         return vecs.tolist()
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]:
+        """A document's passages when it is added: on the ONNX bundle (no PyTorch to import
+        and load, ~2x less CPU on a loaded machine: torch's threads spin for a busy core),
+        the same vectors as ``embed_documents`` (cosine >= 0.9999, tested); on
+        sentence-transformers when the bundle cannot give them."""
+        encoder = self.passage_encoder()
+        if encoder is not None:
+            try:
+                return encoder.encode(list(texts)).tolist()
+            except Exception as e:  # a damaged bundle: the model itself embeds them
+                logger.warning("ONNX passage encoder failed, using sentence-transformers: %s", e)
+                self._passages = False
+        return self.embed_documents(texts)
+
+    def passage_encoder(self):
+        """The checked ONNX passage encoder, or None (no bundle, no document prompt, or the
+        bundle's padded batches differ from single texts)."""
+        if self._passages is None:
+            self._passages = False
+            if self.query_encoder is not None and self.passage_prompt is not None:
+                from .onnx_passages import PassageEncoder, sample_texts
+
+                encoder = PassageEncoder(self.query_encoder, self.passage_prompt)
+                try:
+                    problem = encoder.check(sample_texts())
+                except Exception as e:
+                    problem = f"{type(e).__name__}: {e}"
+                if problem:
+                    logger.warning("passages on sentence-transformers: %s", problem)
+                else:
+                    self._passages = encoder
+        return self._passages or None
 
     def _embed_query(self, text: str):
         """A float32 array, read-only: cached as 1.5 KB, not as 384 Python floats (12 KB)."""
@@ -197,6 +235,7 @@ def load_model(settings: Settings, name: str):
 def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
     """Questions on the ONNX query encoder when the model has one (exported once, here, when
     missing); otherwise everything on sentence-transformers."""
+    from .onnx_passages import document_prompt
     from .onnx_query import UnsupportedModel, bundle_dir, export, load, read_spec, supported
 
     name, model_id = resolve_model(settings)
@@ -218,6 +257,7 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
                     encoder,
                     dimension=encoder.dimension,
                     loader=loader,
+                    passage_prompt=document_prompt(name),
                 )
     model = loader()
     encoder = None
@@ -234,4 +274,10 @@ def make_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
             raise EmbeddingModelError(
                 "query_backend=onnx, but the model cannot run on ONNX Runtime"
             )
-    return SentenceTransformerEmbeddings(model, model_id, settings.embedding_batch_size, encoder)
+    return SentenceTransformerEmbeddings(
+        model,
+        model_id,
+        settings.embedding_batch_size,
+        encoder,
+        passage_prompt=document_prompt(name),
+    )

@@ -261,7 +261,7 @@ class Library:
         cur_want = expected_manifest(self.settings, emb.model_id, emb.dimension, current)
         _ensure(self.settings, emb, current, cur_want, False, False)
         col = _open_or_reset(self.settings).get_collection(self.settings.chroma_collection)
-        sync_document(col, emb, plan.meta.id, build_chunks(plan.records))
+        sync_document(col, emb, plan.meta.id, build_chunks(plan.records), added=True)
         want = expected_manifest(self.settings, emb.model_id, emb.dimension, (*current, plan))
         write_manifest(col, self.settings, want)
 

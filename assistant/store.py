@@ -262,10 +262,19 @@ def write_manifest(col, settings: Settings, manifest: dict) -> None:
         tmp.replace(path)
 
 
-def sync_document(col, embeddings, doc: str, chunks: list[Document], progress: bool = False) -> int:
+def sync_document(
+    col,
+    embeddings,
+    doc: str,
+    chunks: list[Document],
+    progress: bool = False,
+    added: bool = False,
+) -> int:
     """Make the collection hold exactly ``chunks`` for document ``doc``; returns how many texts
     were embedded. A text already in the store (this document's earlier version, or a passage
-    another document has word for word) keeps its vector."""
+    another document has word for word) keeps its vector. ``added``: a document being added
+    (Library.add) is embedded by ``embeddings.embed_passages`` when it has one (the ONNX
+    bundle, no PyTorch: embeddings.SentenceTransformerEmbeddings.embed_passages)."""
     old = col.get(where={"plan": doc}, include=["embeddings", "documents"])
     reuse = {}
     for text, vec in zip(
@@ -275,7 +284,8 @@ def sync_document(col, embeddings, doc: str, chunks: list[Document], progress: b
     wanted = list(dict.fromkeys(d.page_content for d in chunks if d.page_content not in reuse))
     reuse |= stored_vectors(col, wanted)
     new_texts = [t for t in wanted if t not in reuse]
-    for text, vec in zip(new_texts, embed_texts(embeddings, new_texts, doc, progress), strict=True):
+    vectors = embed_texts(embeddings, new_texts, doc, progress, added=added)
+    for text, vec in zip(new_texts, vectors, strict=True):
         reuse[text] = vec
     keep = {d.id for d in chunks}
     stale = [i for i in old["ids"] if i not in keep]
@@ -315,20 +325,26 @@ def stored_vectors(col, texts: list[str]) -> dict[str, list[float]]:
     return out
 
 
-def embed_texts(embeddings, texts: list[str], doc: str = "", progress: bool = False) -> list:
-    """Passages to vectors in one call (sentence-transformers sorts them by length, so batches
-    pad least); with a progress bar, in 4 slices."""
+def embed_texts(
+    embeddings, texts: list[str], doc: str = "", progress: bool = False, added: bool = False
+) -> list:
+    """Passages to vectors in one call (sorted by length inside, so batches pad least); with
+    a progress bar, in 4 slices. ``added``: on the encoder for added documents when there is
+    one (see sync_document)."""
     if not texts:
         return []
+    embed = embeddings.embed_documents
+    if added and hasattr(embeddings, "embed_passages"):
+        embed = embeddings.embed_passages
     if not progress:
-        return list(embeddings.embed_documents(texts))
+        return list(embed(texts))
     from tqdm import tqdm
 
     out: list = []
     step = max(1, min(BATCH, -(-len(texts) // 4)))
     with tqdm(total=len(texts), desc=f"嵌入 {doc}", unit="段") as bar:
         for i in range(0, len(texts), step):
-            out += embeddings.embed_documents(texts[i : i + step])
+            out += embed(texts[i : i + step])
             bar.update(len(texts[i : i + step]))
     return out
 

@@ -183,7 +183,7 @@ def test_add_is_atomic_when_a_step_fails(lib, tmp_path, monkeypatch, where):
     if where == "index":  # the failure halfway through writing the new chunks
         real_upsert_calls = []
 
-        def failing_sync(col, embeddings, doc, chunks, progress=False):
+        def failing_sync(col, embeddings, doc, chunks, progress=False, added=False):
             col.upsert(
                 ids=[d.id for d in chunks[:5]],
                 embeddings=embeddings.embed_documents([d.page_content for d in chunks[:5]]),
