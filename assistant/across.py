@@ -420,6 +420,17 @@ class Across:
         return f"按{when}{name}："
 
 
+def _own_words(chunk) -> str:
+    """A passage with its own heading but not the headings above it: the rules' chapter
+    "第四章 申请与审批" heads five articles, so 审批 in it tells none of them apart (and made
+    审批 the document's subject)."""
+    text = chunk.page_content
+    head = chunk.metadata.get("heading") or ""
+    if head and text.startswith(head + "\n"):
+        return head.rpartition(" › ")[2] + "\n" + text[len(head) + 1 :]
+    return text
+
+
 def _words(index, text: str) -> list[str]:
     """A question's own words (not its question words, not single characters, not a word made
     of others it has); a follow-up without any ("多长时间做一次？") is read with the turn it follows (``result.query``)."""
@@ -480,9 +491,7 @@ class Within:
         # the title printed at the head of the document is its name, not what its opening says
         title = plan.meta.title or "\0"
         self.tokens = [
-            index.tokenizer.tokens(
-                index.chunks[index.chunk_pos[c]].page_content.replace(title, " ")
-            )
+            index.tokenizer.tokens(_own_words(index.chunks[index.chunk_pos[c]]).replace(title, " "))
             for c in self.chunk_ids
         ]
         n = len(self.tokens)

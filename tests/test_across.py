@@ -205,3 +205,12 @@ def test_the_same_thing_is_the_same_subject_and_the_asked_kind(library):
     assert not same("孤儿养育保障由哪个部门牵头？", f"{NOTICE}:附件1-2", "清单-56", ["department"])
     # a word of the plan's vocabulary (机构集中养育的孤儿) is read as the words it is made of
     assert same("机构集中养育的孤儿每月多少钱？", f"{NOTICE}:章节-一（二）", "清单-56", ["amount"])
+
+
+def test_a_chapter_heading_is_not_the_documents_subject(library):
+    # the rules' chapter "第四章 申请与审批" heads five articles: 审批 in it says nothing about
+    # which article, and is not what the whole document is about
+    within = library.across.within(RULES, library.retriever)
+    assert "审批" not in within.subject and "临时救助" in within.subject
+    got = [c for c in ranked(library, "临时救助最后由谁审批？") if c.startswith(RULES)]
+    assert got[0] in {f"{RULES}:条款-4", f"{RULES}:条款-13"}, got
