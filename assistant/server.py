@@ -844,8 +844,12 @@ def serve(
     prepare_index(settings)  # a missing or stale index is built in a child
     import uvicorn
 
+    from .text import keep_token_tables, save_token_tables
+
     with building_objects():  # no collector runs while start-up builds its objects
+        keep_token_tables(settings.model_cache_dir)  # the passages' tokens of the last start
         app = create_app(None, settings=settings)
+        save_token_tables()
     logger.info(f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), 1 process")
     uvicorn.run(
         app, host=host, port=port, log_config=None, access_log=False, **proxy_options(settings)

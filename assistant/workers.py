@@ -377,10 +377,13 @@ def _template_main(
     conns = [child for _, child in pairs]
     from .service import Service, release_memory
     from .startup import building_objects
+    from .text import keep_token_tables, save_token_tables
 
     with building_objects():  # frozen after: the collector leaves their pages shared
+        keep_token_tables(settings.model_cache_dir)
         svc = Service(settings, with_vectors=False)
         svc.warm_up()  # the keyword side's lazy parts, once for every worker
+        save_token_tables()
         if hold and not _released(conns[0]):
             return
         shared = _vector_side(svc, settings, threads) if vectors else None
@@ -490,8 +493,12 @@ def _fresh_main(
     from .startup import building_objects
 
     configure_logging()
+    from .text import keep_token_tables, save_token_tables
+
     with building_objects():
+        keep_token_tables(settings.model_cache_dir)
         svc = Service(settings, with_vectors=False)
+        save_token_tables()
         if hold and not _released(conn):
             return
         if vectors:

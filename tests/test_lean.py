@@ -190,6 +190,47 @@ def test_serve_builds_a_missing_or_stale_index_first(tmp_path):
     assert not index_is_current(s.model_copy(update={"train_dir": train}))  # votes not built
 
 
+# ---------------------------------------------------------------- start-up: token tables
+
+
+def test_a_start_reads_the_tokens_the_last_start_saved(tmp_path, monkeypatch):
+    """The serving start-up keeps a table of the tokens it cut (the passages BM25 indexes,
+    the records' names): the next start with the same vocabulary and code reads them, cut by
+    nobody, the same tokens; another vocabulary or a damaged table cuts again."""
+    from assistant import text
+
+    # the second as a passage is written: full-width punctuation, which the cut folds first
+    vocab, texts = (
+        ["孤儿养育保障", "低保"],
+        ["散居孤儿每个月生活费多少", "低保（最低生活保障），由民政部门负责。"],
+    )
+    text.keep_token_tables(tmp_path)
+    first = text.Tokenizer(vocab)
+    want = [first.tokens(t) for t in texts]
+    text.save_token_tables()
+    [table] = tmp_path.glob("tokens-*.pkl")
+
+    def no_cutting(_):
+        raise AssertionError("cut again")
+
+    text.keep_token_tables(tmp_path)
+    second = text.Tokenizer(vocab)
+    monkeypatch.setattr(second._jieba, "lcut_for_search", no_cutting)
+    assert [second.tokens(t) for t in texts] == want and want[0]
+    other = text.Tokenizer(["孤儿"])  # another vocabulary: another table
+    assert other._saved == {} and other.tokens(texts[0])
+    text.save_token_tables()
+    assert len(list(tmp_path.glob("tokens-*.pkl"))) == 2
+
+    later = text.Tokenizer(vocab)  # after the start: no table read, nothing noted
+    assert later._saved == {} and later._new is None
+    table.write_bytes(b"not a pickle")
+    text.keep_token_tables(tmp_path)
+    damaged = text.Tokenizer(vocab)
+    assert damaged._saved == {} and [damaged.tokens(t) for t in texts] == want
+    text.save_token_tables()
+
+
 # ---------------------------------------------------------------- workers (BM25-only: fast)
 
 
