@@ -2,6 +2,7 @@
 
     .venv/bin/python eval/bench_load.py [--workers 1,p1,2] [--clients 1,50] [--duration 30]
                                         [--page-users 10] [--rounds 1] [--before DIR]
+    .venv/bin/python eval/bench_load.py --starts 5 [--workers …] [--before DIR]
 
 For each server (see `Server`: `1` one process, `pW` a front and W workers, `W/T` with T encoder
 threads per worker, `before:…` the same from the source tree DIR, e.g. `git archive` of the
@@ -18,6 +19,9 @@ the server on a free 127.0.0.1 port and measures:
   encoded before the clock starts;
 - the page: gradio_client users calling the page's `/ask` endpoint (the Gradio queue);
 - memory again after the load.
+
+`--starts N` measures only start to first answer, N times per server, alternating (written to
+eval/reports/load-starts.json).
 
 Every question is new to the server: questions from the training sets (eval/train/*.jsonl) are
 combined with openings, situations and endings (`novel_questions`), never repeated within a
@@ -609,6 +613,26 @@ def bench(config: Server, args) -> dict:
     }
 
 
+def starts(order: list[Server], args) -> list[dict]:
+    """Start to first answer only, each server in turn, `args.starts` times: the wall time, the
+    CPU seconds of each process until then and the load average just before each start."""
+    questions = Questions(seed=args.seed)
+    out = []
+    for r in range(args.starts):
+        for config in order if r % 2 == 0 else order[::-1]:
+            port = free_port()
+            load = round(os.getloadavg()[0], 2)
+            proc, first = start_server(config, port, questions)
+            cpu = {role: round(sec, 2) for role, sec in cpu_seconds(proc.pid).values()}
+            stop_server(proc)
+            out.append(
+                {"server": config.label, "seconds": round(first, 2), "cpu_s": cpu, "load": load}
+            )
+            print(f"-- {config.label}: {first:.2f} s at load {load}", file=sys.stderr)
+            time.sleep(1)
+    return out
+
+
 def cli_first_answer(questions: Questions) -> float:
     """`policyqa ask` from launch to printed answer (one process, nothing warm)."""
     t0 = time.perf_counter()
@@ -636,6 +660,12 @@ def main() -> None:
     ap.add_argument("--page-users", type=int, default=10, help="page users (0: no page load)")
     ap.add_argument("--rounds", type=int, default=1, help="extra rounds run in reverse order")
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument(
+        "--starts",
+        type=int,
+        default=0,
+        help="only start to first answer, this many times per server, alternating (no load)",
+    )
     args = ap.parse_args()
     args.clients = [int(x) for x in args.clients.split(",")]
     order = [Server.parse(w, args.before) for w in args.workers.split(",")]
@@ -648,12 +678,14 @@ def main() -> None:
         "before": str(args.before) if args.before else None,
         "servers": [],
     }
-    for r in range(args.rounds):
+    if args.starts:
+        results["starts"] = starts(order, args)
+    for r in range(args.rounds if not args.starts else 0):
         for w in order if r % 2 == 0 else order[::-1]:
             print(f"-- {w.label}, round {r + 1}", file=sys.stderr)
             results["servers"].append(bench(w, args))
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    out = ROOT / "eval" / "reports" / "load.json"
+    out = ROOT / "eval" / "reports" / ("load-starts.json" if args.starts else "load.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print_table(results)
@@ -666,6 +698,13 @@ def print_table(results: dict) -> None:
         f"`policyqa ask` start to answer {results['cli_ask_s']} s"
     )
     print()
+    if results.get("starts"):
+        print("| server | start → first answer s (load) | CPU s per process until then |")
+        print("|---|---|---|")
+        for st in results["starts"]:
+            cpu = ", ".join(f"{k} {v}" for k, v in st["cpu_s"].items())
+            print(f"| {st['server']} | {st['seconds']} ({st['load']}) | {cpu} |")
+        return
     print(
         "| server | start → first answer (CPU s per process) | idle RSS; PSS per process (sums)"
         " MB | after load |"
