@@ -276,7 +276,9 @@ def test_workers_answer_as_the_service_does_and_a_killed_one_is_replaced(pooled,
 
 
 def test_one_rate_limit_however_many_workers(pooled):
-    """The limiter lives in the front: 3 allowed in a burst, whichever worker answers."""
+    """An app over the pool (the page's front, or an app embedding the pool) limits once:
+    3 allowed in a burst, whichever worker answers. Workers that accept connections
+    themselves share one limit too: tests/test_workers.py."""
     from fastapi.testclient import TestClient
 
     from assistant.server import create_app
