@@ -83,6 +83,12 @@ _FIELDS = {
     "funding": re.compile(r"财政|资金|经费|承担|负担|分担|列支|筹集|支出"),
     "department": re.compile(r"部门|[厅局]|委员会|政府|街道|办事处|机关|单位"),
 }
+# an amount a document states as a multiple of a standard (救助金额最高可达12个月的…保障标准);
+# and "how much" asked without a unit (一次给多少), which answer/detail.py leaves open
+_MULTIPLE = re.compile(
+    rf"[\d.{_N}]+\s*(?:个月|倍)的?[^。；，]{{0,12}}标准|标准的\s*[\d.{_N}]+\s*倍"
+)
+_HOW_MUCH = re.compile(r"多少(?![岁年天次回个周人份项家])")
 # the order newer_first proposed, checked by by_evidence (which has the index) in this thread
 _PENDING = threading.local()
 
@@ -563,6 +569,8 @@ class Within:
         text = self.by_id[cid].text
         if kind in _FIELDS:
             return bool(_FIELDS[kind].search(text))
+        if kind == "金额" and _MULTIPLE.search(text):
+            return True  # "不超过3个月的城乡最低生活保障标准": an amount as a multiple of one
         return detail.holds(_DATE.sub("", text), kind)
 
     def rank(self, result, hits) -> list:
@@ -606,6 +614,8 @@ class Within:
             if not asked:  # who pays, which unit: as a figure (the stating passage first)
                 kinds = getattr(result.intent, "kinds", set())
                 asked = next((k for k in _FIELDS if k in kinds), None)
+                if asked is None and _HOW_MUCH.search(result.focus):
+                    asked = "金额"  # "一次给多少": how much, without a unit
             if asked and not self._states(order[0], asked):
                 stating = [c for c in order if self._states(c, asked)]
                 if stating:

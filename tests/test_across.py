@@ -214,3 +214,14 @@ def test_a_chapter_heading_is_not_the_documents_subject(library):
     assert "审批" not in within.subject and "临时救助" in within.subject
     got = [c for c in ranked(library, "临时救助最后由谁审批？") if c.startswith(RULES)]
     assert got[0] in {f"{RULES}:条款-4", f"{RULES}:条款-13"}, got
+
+
+def test_an_amount_stated_as_months_of_a_standard_answers_how_much(library):
+    # the rules state amounts as multiples of the 低保 standard, in no 元: "how much" without a
+    # unit is answered by the article that says how many months' worth
+    question = "困难很大的家庭，临时救助最高可以给到多少？"
+    got = [c for c in ranked(library, question) if c.startswith(RULES)]
+    assert got[0] == f"{RULES}:条款-9", got
+    within = library.across.within(RULES, library.retriever)
+    assert within._states(f"{RULES}:条款-8", "金额")  # 不超过3个月的城乡最低生活保障标准
+    assert not within._states(f"{RULES}:条款-16", "金额")
