@@ -653,7 +653,9 @@ class Within:
         question's own to hold)."""
         index = self.index
         words = index.content_tokens(index.tokenizer.tokens(index.expand(result.focus)[0]))
-        words = {t for t in words if len(t) > 1 and t not in self.subject}
+        # in one order, rounded: a set's order follows the process's hash seed, and the sum's
+        # last bit with it ("不批准的话会说明原因吗" held exactly half: 0.5 or 0.4999999999999999)
+        words = sorted({t for t in words if len(t) > 1 and t not in self.subject})
         if not words:
             return 0.0
         n = len(self.tokens)
@@ -663,4 +665,4 @@ class Within:
             if c == cid:
                 have |= set(self.tokens[j])
         total = sum(self.idf.get(t, absent) for t in words)
-        return sum(self.idf.get(t, absent) for t in words if t in have) / total
+        return round(sum(self.idf.get(t, absent) for t in words if t in have) / total, 9)
