@@ -91,3 +91,23 @@ def test_a_claim_confirmed_mid_message_or_pointed_back_at_is_checked():
     expand = lambda s: s.replace("人社局", "市人力资源社会保障局")  # noqa: E731
     assert premise.unsupported(tagged, "市民政局", units, expand) == ["市人力资源社会保障局"]
     assert premise.unsupported("12小时内能到位吧", evidence, []) == []
+
+
+def test_a_count_of_kinds_grades_or_times_is_a_claim_to_check():
+    evidence = (
+        "开展四种基本遗传代谢性疾病筛查；为一级、二级重度残疾人提供护理补贴；每年提供1次随访。"
+    )
+    assert premise.unsupported("听说能免费查五种病，是不是", evidence, []) == ["五种"]
+    assert premise.unsupported("四级残疾也给护理补贴吧", evidence, []) == ["四级"]
+    assert premise.unsupported("一年随访三回对吧", evidence, []) == ["三回"]
+    # the same counts in other notations are held
+    assert premise.unsupported("查的是4种病吧", evidence, []) == []
+    assert premise.unsupported("一年随访一次对吧", evidence, []) == []
+    assert premise.unsupported("二级残疾也给护理补贴吧", evidence, []) == []
+
+
+def test_an_age_said_as_a_threshold_is_a_claim():
+    evidence = "每年为65岁及以上老年人提供1次健康管理服务"
+    assert premise.unsupported("七十岁就能免费体检了吧", evidence, []) == ["七十岁"]
+    assert premise.unsupported("六十五岁起就有体检吧", evidence, []) == []
+    assert premise.unsupported("俺爹七十岁了，是不是能体检", evidence, []) == []

@@ -33,20 +33,46 @@ _CLAUSE = re.compile(r"[，,。；;！!？?\s]+")  # spoken text separates claus
 # never 百 in 老百姓 or 一块儿
 _SHOWN = re.compile(
     r"百分之[零一二两三四五六七八九十百点]+"
-    r"|\d+(?:\.\d+)?[万亿]?(?:周岁|小时|分钟|个月|[%％元岁倍年月天人次户套项个名所张场种周块](?!儿))?"
+    r"|\d+(?:\.\d+)?[万亿]?(?:周岁|小时|分钟|个月|[%％元岁倍年月天人次户套项个名所张场种周级块](?!儿))?"
     r"|[〇零一二两三四五六七八九十百千万点]{1,8}"
-    r"(?:周岁|小时|分钟|个月|[%％元岁倍年户套名所张场种]|块(?!儿))"
+    r"(?:周岁|小时|分钟|个月|[%％元岁倍年户套名所张场种级次回]|块(?!儿))"
     # a round sum said without its unit ("一个月给两千", "八百"): a digit and a magnitude
     r"|[〇零一二两三四五六七八九十]+[十百千万][〇零一二两三四五六七八九十百千万]*"
 )
 _AGE = re.compile(r"岁$")
 # an age as a rule states it ("不满十八周岁的都算", "六十岁以上就能", "0到6岁"), not a person's own
 _AGE_RULE = re.compile(r"(?:不满|未满|年满|满|超过|低于|[到至~～-])\s*$")
-_AGE_RULE_AFTER = re.compile(r"^\s*(?:以上|以下|及以上|及以下|以内|之内|前|后)")
+# "六十岁就能…", "七十岁起", "八十岁才给": an age said as the threshold of a rule
+_AGE_RULE_AFTER = re.compile(
+    r"^\s*(?:以上|以下|及以上|及以下|以内|之内|前|后|就能|就可以|就可|就给|就有|才能|才给|才有|起|开始)"
+)
 # references to the plan's own parts are not figures it states (分工14, 专栏5, 附件2, 第56项)
 _REFERENCE = re.compile(
     r"(?:清单|分工|专栏|附件|第)\s*[\d〇零一二两三四五六七八九十百]+(?:项|个|部分)?"
 )
+
+
+# a count of kinds, grades or times (四种遗传病, 一级、二级残疾, 每年1次): the value with what it
+# counts, compared as such (numbers.quantities leaves bare counts alone: "一种" is prose)
+_COUNT = re.compile(r"([〇零一二两三四五六七八九十\d]{1,3})\s*([种级次回])")
+_COUNT_UNIT = {"回": "次"}
+
+
+def _counted(shown: str) -> tuple[float, str] | None:
+    m = _COUNT.fullmatch(shown)
+    if not m:
+        return None
+    v = numbers.parse_chinese(m.group(1)) if not m.group(1).isdigit() else float(m.group(1))
+    return None if v is None else (v, _COUNT_UNIT.get(m.group(2), m.group(2)))
+
+
+def _counts(evidence: str) -> set[tuple[float, str]]:
+    out = set()
+    for m in _COUNT.finditer(evidence):
+        c = _counted(m.group(0).replace(" ", ""))
+        if c is not None:
+            out.add(c)
+    return out
 
 
 def claim_clauses(question: str) -> list[str]:
@@ -77,7 +103,14 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
         text = _REFERENCE.sub(" ", clause)
         for m in _SHOWN.finditer(text):
             shown = m.group(0).strip("，,.")
-            if not shown or not numbers.quantities(shown):
+            if not shown:
+                continue
+            counted = _counted(shown)
+            if counted is not None:  # 六种, 三级, 两次: what the number counts decides
+                if counted not in _counts(evidence) and shown not in out:
+                    out.append(shown)
+                continue
+            if not numbers.quantities(shown):
                 continue
             rule = bool(
                 _AGE_RULE.search(text[: m.start()]) or _AGE_RULE_AFTER.search(text[m.end() :])
