@@ -95,3 +95,40 @@ def test_free_of_charge_answers_how_much_it_costs():
     assert detail.holds("为残疾儿童、青少年提供15年免费教育", "金额")
     assert detail.holds("对城乡所有义务教育学生免除学杂费", "金额")
     assert not detail.holds("为救助对象发放临时救助金", "金额")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "养老补贴咋申请",
+        "办残疾证要带啥材料",
+        "临时救助去哪儿申请啊",
+        "公租房申请在哪办",
+        "住院了具体咋报",
+    ],
+)
+def test_how_to_apply_is_a_detail_asked_for(question):
+    assert detail.asked(question) == "办理流程"
+
+
+@pytest.mark.parametrize("question", ["家里遭了灾咋办", "申请了以后每月给多少钱", "这事归哪个局管"])
+def test_what_to_do_or_a_figure_is_no_procedure_ask(question):
+    assert detail.asked(question) != "办理流程"
+
+
+def test_a_record_states_a_procedure_only_with_its_steps():
+    assert detail.holds("经县级民政部门审核后发放", "办理流程")
+    assert detail.holds("由本人向户籍所在地乡镇人民政府提出申请", "办理流程")
+    assert not detail.holds("建立完善老年人高龄津贴、护理补贴、服务补贴制度", "办理流程")
+
+
+def test_an_item_asked_how_to_apply_for_quotes_it_and_is_no_answer(bm25_service):
+    ans = bm25_service.answer("孤儿的生活费要准备哪些材料去申请？")
+    assert not ans.answered and ans.reason == "no_detail"
+    assert ans.text.startswith("所引原文没有写明具体的办理流程")
+    assert "1120元" in ans.text  # what the plan does say, still quoted and cited
+
+
+def test_paid_by_the_month_states_how_often():
+    assert detail.holds("生活补助按月发放", "期限")
+    assert not detail.holds("生活补助及时发放", "期限")

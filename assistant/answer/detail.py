@@ -29,10 +29,23 @@ ASKS = {
     "比例": re.compile(
         r"比例[^，。？?]{0,6}(?:多少|几)|百分之几|百分比是|多少[%％]|报销多少|报几成|几成"
     ),
+    # how to get it: what to bring, where to go, how to apply (a plan states what is provided,
+    # rarely how to apply for it); "咋办" alone asks what to do, not how to apply
+    "办理流程": re.compile(
+        r"(?:怎么|怎样|如何|咋)(?:申请|办理|申报|报销|去办|去领|领取|领|报)(?!名)"
+        r"|(?:准备|带|交|提供|需要|要)(?:些|点)?(?:啥|什么|哪些)(?:材料|证件|证明|手续)"
+        r"|(?:啥|什么|哪些)(?:材料|手续)|办理流程|申请流程|申请条件和流程"
+        r"|(?:去|到)哪(?:儿|里|个地方)?(?:办|交|申请|申报|领|报|登记)"
+        r"|在哪(?:儿|里)?(?:办|申请|申报|领|交)|哪个窗口|什么窗口"
+    ),
 }
+# a procedure as the plan would write one: materials, a window, an application to an office
+_PROCEDURE = re.compile(
+    r"材料|窗口|流程|手续|申请表|经[^。；]{0,12}(?:审核|审批|核准)|向[^。；]{0,16}(?:提出申请|申请)"
+)
 # a duration or a frequency as the plan writes one: 5分钟内, 5×8小时, 每年…1次, 每月放映1场
 _DURATION = re.compile(
-    rf"[\d{_CN}]+\s*(?:个)?(?:月|年|天|日|周|小时|分钟|工作日)|[\d{_CN}]+\s*[×x]\s*\d+|每[年月周天日]"
+    rf"[\d{_CN}]+\s*(?:个)?(?:月|年|天|日|周|小时|分钟|工作日)|[\d{_CN}]+\s*[×x]\s*\d+|[每按][年月周天日季]"
 )
 _TIMES = re.compile(rf"[\d{_CN}]+\s*[次场回轮]")
 
@@ -49,7 +62,7 @@ def ask_sentences(question: str) -> str:
 
 
 def asked(question: str) -> str | None:
-    """The kind of figure asked for (金额, 期限, 次数, 比例), or None."""
+    """The kind of detail asked for (金额, 期限, 次数, 比例, 办理流程), or None."""
     text = ask_sentences(question)
     for kind, pattern in ASKS.items():
         if pattern.search(text):
@@ -66,6 +79,8 @@ def holds(evidence: str, kind: str) -> bool:
         return bool(_DURATION.search(evidence))
     if kind == "次数":
         return bool(_TIMES.search(evidence))
+    if kind == "办理流程":
+        return bool(_PROCEDURE.search(evidence))
     if kind == "比例":
         # %, 百分之, 1/3, 九成, or a rate in a table whose header holds the unit (死亡率（1/10万）)
         return bool(re.search(r"[%％]|百分之|\d成|\d+/\d+|率", evidence)) and bool(
