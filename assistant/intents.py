@@ -44,6 +44,10 @@ INTENT_PATTERNS: dict[str, re.Pattern] = {
     "deadline": re.compile(r"什么时候|哪年|何时|截止|期限|到哪一年|几时"),
     "document": re.compile(
         r"文号|印发|发文|哪天发|哪天印|发布单位|哪个单位发|谁发的|制定依据|根据哪|附件|通知|规划期"
+        # the plan itself: its name, its period, when it came out ("规划管到哪一年", "这文件是
+        # 哪年发的", "规划的全称"), not a standard inside it ("规划里孤儿标准什么时候提高")
+        r"|(?:规划|文件)(?:的|是|是在|在|一共|总共|从)?(?:全称|名称|标题|叫什么|叫啥|有效期|执行期"
+        r"|管到|管几年|到哪一?年|哪几年|哪一?年|哪天|什么时候|啥时候|何时|几月)"
     ),
 }
 
@@ -186,6 +190,9 @@ class Intent:
     units: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
+    # another level of government whose own list or standard is asked for ("国家层面的清单",
+    # "山东省的低保标准"): each as the level's word with the two characters after it
+    levels: list[str] = field(default_factory=list)
     later_plans: list[str] = field(default_factory=list)
     # the field of a service item the question asks for, by the learned model (with confidence)
     asked: str | None = None
@@ -221,11 +228,20 @@ def detect(question: str, units: list[str]) -> Intent:
     it.years = [int(m.group(1)) for m in _YEAR.finditer(q)]
     it.places = [p for p in OTHER_PLACES if p in q and not _jinan_context(q, p)]
     it.later_plans = [p for p in LATER_PLANS if p in q]
+    it.levels = [q[m.start(1) : m.end(1) + 2] for m in _OTHER_LEVEL.finditer(q)]
     if "list" in it.kinds and it.units and "department" in it.kinds:
         it.kinds.discard(
             "department"
         )  # "市残联牵头的项目有哪些" lists items, it does not ask who leads
     return it
+
+
+# a level of government and, a few words on, what it would set: a list, a standard, a target.
+# Not after 比/按/达到/符合… ("不低于国家标准", "达到国家三级"): those compare Jinan's with it.
+_OTHER_LEVEL = re.compile(
+    r"(?<![比按照于到达参与和及合])(国家|全国|中央|国务院|山东省|山东|全省|省里|省级|省定|省上|省政府)"
+    r"(?:层面|级别|那边|那块|那个|出台|定|发|规定)?的?[^，,。？?！!\s]{0,10}?(清单|标准|目标|指标|规划)"
+)
 
 
 def _jinan_context(q: str, place: str) -> bool:

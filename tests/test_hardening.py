@@ -437,6 +437,8 @@ def test_healthz_is_not_ready_while_workers_start(bm25_service):
         "残联的办公地址在哪",
         "给个人社局的联系方式",
         "社保中心几点上班",
+        "养老院的地址发我一下",  # the fact first, then who it goes to
+        "把残联电话给俺",
     ],
 )
 def test_asking_for_contact_facts_is_answered_with_the_hotline(question):

@@ -103,6 +103,9 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
             return self._decline("not_in_plan", prompts.NOT_IN_PLAN, hits, expanded)
         top = source or self._answering_source(hits, intent)
         rec = self.index.records[top.id]
+        levels = [lv for lv in intent.levels if lv not in rec.text]
+        if levels:  # another level's own list or standard, which this plan does not give
+            return self._decline("other_level", prompts.OTHER_LEVEL, hits)
         named = self.index.lookup_cached(question)  # an ID or a name the user typed
         if "task" in intent.kinds and intent.units and top.kind == "task" and not named:
             return self._unit_tasks(intent, hits)
