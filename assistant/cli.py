@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="operating point: the most answerable questions it may decline (cross-validated; "
-        "default 0.03, see assistant/answer/train.py)",
+        "default 0.02, see assistant/answer/train.py)",
     )
     s.set_defaults(func=cmd_train)
 

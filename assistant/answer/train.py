@@ -24,8 +24,11 @@ DECIDE_C = {"full": 0.01, "lexical": 0.1}
 # The operating point: the most answerable questions the model may decline, cross-validated.
 # Independent question sets decline more than the cross-validation does (0.038 in CV was 0.043
 # and 0.049 on the sealed set), and answerable questions outnumber traps several to one in what
-# people ask, so a wrong refusal costs more answers than a missed trap: 0.03 leaves that margin.
-MAX_FALSE_REFUSALS = 0.03
+# people ask, so a wrong refusal costs more answers than a missed trap. 0.02 since the trap
+# twins (twins-8) joined the training: the curve is flat there (CV traps 0.733 at 0.029, 0.704
+# at 0.019), and on the held-out dev sets 0.03 declined 7 more answerable questions for 9.5 more
+# traps (voices-7, dev-v3, dev-v4, dev-v5, team-v1) where people ask ~7 answerable per trap.
+MAX_FALSE_REFUSALS = 0.02
 RERANK_C = 0.1
 
 
