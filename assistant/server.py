@@ -186,13 +186,12 @@ class SharedTokenBucket:
             if keys[j] == key:
                 slot = j
                 break
-            held = keys[j] != 0 and (
-                values[2 * j] + (now - values[2 * j + 1]) * self.rate < self.burst
-            )
+            refilled = values[2 * j] + (now - values[2 * j + 1]) * self.rate
+            held = keys[j] != 0 and refilled < self.burst
             if not held and free is None:
                 free = j
-            elif held and values[2 * j] > most:
-                fullest, most = j, values[2 * j]
+            elif held and refilled > most:
+                fullest, most = j, refilled
         if slot is None:  # a new client: a free slot, or the fullest bucket's
             slot = free if free is not None else fullest
             keys[slot] = key
