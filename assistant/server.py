@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -920,6 +921,10 @@ def serve_pool(
             f"泉城政策通 on http://{host}:{port}/ (API: /v1/chat/completions), "
             f"{n} answer {'processes' if n > 1 else 'process'}"
         )
+        # uvicorn stops on SIGTERM, puts this handler back and raises the signal again: with
+        # the default one the process would end there, before the workers are stopped and the
+        # private folder removed below
+        signal.signal(signal.SIGTERM, _exit_on_term)
         uvicorn.run(
             app,
             uds=serving.page_socket,
@@ -933,6 +938,10 @@ def serve_pool(
             service.close()
         listener.close()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _exit_on_term(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 def proxy_options(settings: Settings) -> dict:

@@ -288,3 +288,32 @@ def test_the_watcher_ends_its_process_when_the_front_dies():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_a_stopped_server_stops_its_workers_and_removes_its_folder(tmp_path):
+    """SIGTERM (a service manager's stop): the front stops the workers and removes its private
+    folder (the page's socket, the shared tables), though uvicorn raises the signal again."""
+    import tempfile
+
+    root = Path(tempfile.gettempdir())
+    before = set(root.glob("policyqa-serve-*"))
+    srv = Server(tmp_path)
+    try:
+        pids = srv.ready(2)["workers"]["pids"]
+        deadline = time.monotonic() + 120  # the page's socket: once the front has built it
+        while time.monotonic() < deadline:
+            new = set(root.glob("policyqa-serve-*")) - before
+            ours = [d for d in new if (d / "page.sock").exists()]
+            if ours:
+                break
+            time.sleep(0.2)
+        assert ours
+        os.kill(srv.proc.pid, signal.SIGTERM)
+        assert srv.proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+            time.sleep(0.1)
+        assert [p for p in pids if not _gone(p)] == []
+        assert [d for d in ours if d.exists()] == []
+    finally:
+        srv.stop()
