@@ -132,3 +132,12 @@ def test_an_item_asked_how_to_apply_for_quotes_it_and_is_no_answer(bm25_service)
 def test_paid_by_the_month_states_how_often():
     assert detail.holds("生活补助按月发放", "期限")
     assert not detail.holds("生活补助及时发放", "期限")
+
+
+def test_a_sum_given_is_an_amount_and_a_standard_set_against_another_answers_it():
+    assert detail.asked("这个补助一年能领多少") == "金额"
+    assert detail.asked("最多能贷多少") == "金额"
+    assert detail.asked("一共给多少人") is None  # a count of people, no sum
+    assert detail.holds("救助金不低于当地最低生活保障标准", "金额")
+    assert detail.holds("按低于当地保障标准的差额按月发给", "金额")
+    assert not detail.holds("发放一定数额的补助金，并实行补助标准动态调整", "金额")

@@ -17,6 +17,8 @@ ASKS = {
     "金额": re.compile(
         r"多少钱|多少元|几元|几块|多少块|金额(?:是|为|有)?多少|多少金额|给多少钱|发多少钱|能拿多少|能领多少钱|补多少|"
         r"补助多少|补贴多少|每[月年]多少"
+        # "一年能领多少", "最多能贷多少": a sum given, lent or paid, not a count (多少个, 多少人)
+        r"|(?:给|发|领|拿|贷|借)多少(?![个项人年岁天次回%％倍种户名所套成])"
     ),
     # "好几个月没收入", "这几年" tell a story; "领几个月", "多久" ask
     "期限": re.compile(
@@ -70,6 +72,8 @@ def asked(question: str) -> str | None:
     return None
 
 
+# an amount set against a standard: "不低于城市居民最低生活保障标准", "按…标准的差额发给"
+_RELATIVE = re.compile(r"(?:不低于|不高于|不超过|参照|按照?)[^。；，]{0,24}标准|标准的?差额")
 _FREE = re.compile(r"免费|免除|免收|不收费|无偿|全额资助|全额补助")
 
 
@@ -88,6 +92,6 @@ def holds(evidence: str, kind: str) -> bool:
         )
     # an amount in 元, or as a multiple of one (最高支付限额为居民人均可支配收入的8倍以上); "free"
     # answers "how much does it cost" too (学费要花多少 → 15年免费教育)
-    if _FREE.search(evidence):
+    if _FREE.search(evidence) or _RELATIVE.search(evidence):
         return True
     return any(q.unit in ("元", "倍") for q in numbers.quantities(evidence))
