@@ -88,6 +88,19 @@ RULES: list[tuple[str, re.Pattern, str]] = [
         prompts.RECOMMEND,
     ),
     (
+        "opinion",  # the plan says what is provided; whether that is good is not in it
+        re.compile(
+            r"(?:你|您)(?:觉得|认为|看|说|给评评)[^，。？?！!]{0,20}?"
+            r"(?:好不好|好事|坏事|合理|公平|靠谱|值不值|值得|划算|有没有用|有用吗|管用|行不行|怎么样|咋样"
+            r"|高不高|低不低|够不够)"
+            # "规划落实得好不好谁监督" asks who supervises, not for an opinion
+            r"|(?:政策|规划|制度|标准)[^，。？?！!]{0,6}(?:好不好|合不合理|合理吗|公平吗|公不公平|有没有用"
+            r"|有用吗|靠谱吗|靠不靠谱)(?![^，。？?！!]{0,6}[谁哪])"
+            r"|评价一下|怎么评价"
+        ),
+        prompts.OPINION,
+    ),
+    (
         "contact",
         re.compile(
             # asked for, not told about: "电话是多少", "给个地址", "几点上班"; a story's "电话也

@@ -470,3 +470,30 @@ def test_swearing_is_still_met_politely():
     for question in ("妈的，问了半天也没个准话", "你他妈的能不能说清楚"):
         verdict = guard.check(question)
         assert verdict is not None and verdict.kind == "abuse"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "你说棚户区改造是好事还是坏事",
+        "您觉得低保标准够不够",
+        "这个养老政策合不合理",
+        "评价一下这份规划",
+    ],
+)
+def test_asking_for_an_opinion_of_the_policy_is_met_politely(question):
+    from assistant import guard
+
+    verdict = guard.check(question)
+    assert verdict is not None and verdict.kind == "opinion" and "12345" in verdict.reply
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["规划落实得好不好由谁监督", "你说的那个高龄津贴是给谁的", "看病报销的标准高不高一点"],
+)
+def test_a_question_that_only_uses_an_opinion_word_reaches_the_answer(question):
+    from assistant import guard
+
+    verdict = guard.check(question)
+    assert verdict is None or verdict.kind != "opinion"
