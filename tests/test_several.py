@@ -105,3 +105,20 @@ def test_a_terse_lookup_of_one_item_and_a_field_is_one_item(bm25_service):
 def test_parts_of_a_named_box_are_not_read_as_items(bm25_service):
     ans = bm25_service.answer("专栏9里市级、县级的文化馆分别要达到什么等级？")
     assert ans.citations == ["专栏-9"] and "国家一级" in ans.text
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("孩子上学这块政府都管啥", True),
+        ("失业了可享受哪些", True),
+        ("创业相关的政策", True),
+        ("老人体检管些啥", True),
+        ("低保归哪个部门管", False),
+        ("这个相关单位是谁", False),
+    ],
+)
+def test_everyday_words_asking_for_several_services(question, several):
+    from assistant.answer.asks import SEVERAL
+
+    assert bool(SEVERAL.search(question)) is several

@@ -25,7 +25,7 @@ HAS_FIGURE = re.compile(r"\d")
 # a question asking for several items, a group of them, or the same of each of several
 SEVERAL = re.compile(
     r"哪些|哪几|有什么|有啥|什么(?:服务|帮助|补贴|政策|待遇|项目)|啥(?:服务|帮助|补贴|政策|待遇|项目)"
-    r"|能享受|都有"
+    r"|能享受|可享受|可以享受|都有|都管(?:啥|什么|哪)|管(?:些|哪)(?:啥|什么|些)|相关(?:项|的?服务|的?政策|的?项目)"
 )
 DISTRIBUTIVE = re.compile(
     r"分别|各自|各(?:是|有|为|项|由|给|归|管|负责|多少|要|需|属|找|出|领|享受|什么|啥)"
