@@ -735,12 +735,8 @@ def _refusal(kind: str, message: str, file: str) -> Exception:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _exists(pid):
         return False
-    except PermissionError:
-        return True
     try:  # our own child that exited but was not reaped yet is not alive
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
