@@ -74,6 +74,8 @@ _FOLLOWUP = re.compile(
     # the domain or subject just talked about ("该领域的任务", "与此相关的指标")
     r"|[这那该此](?:个|一)?领域|与此|与之"
 )
+# a topic said first and marked as such ("孩子上学这块", "住房这一方面")
+_NAMED_TOPIC = re.compile(r"([\u4e00-\u9fff]{2,8}?)[这那](?:一)?(?:块儿?|方面)")
 _CITED = re.compile(
     rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
     rf"|章节-([{CN_NUM}]+(?:（[{CN_NUM}]+）)?|序言)"
@@ -441,7 +443,7 @@ class PlanRetriever(BaseRetriever):
             return question, False, []
         own_topic = bool(self._lookup(question))
         short = len(re.sub(r"[^\w]", "", question)) <= 8
-        marked = bool(_FOLLOWUP.search(question))
+        marked = bool(_FOLLOWUP.search(self._without_named_topics(question)))
         if own_topic or not (marked or short):
             return question, False, []
         if not marked and self._stands_alone(question):
@@ -588,6 +590,15 @@ class PlanRetriever(BaseRetriever):
         except Exception:
             return False
         return self.neighbours.votes(vector, self.exclude_file).unrelated >= 0.5
+
+    def _without_named_topics(self, question: str) -> str:
+        """The question without "X这块" / "X这方面" where X names a subject of the plan: "孩子上学
+        这块政府都管啥" says what it is about; "这块谁管" points back."""
+
+        def drop(m: re.Match) -> str:
+            return m.group(1) if self._names_something(m.group(1)) else m.group(0)
+
+        return _NAMED_TOPIC.sub(drop, question)
 
     def _names_something(self, clause: str) -> bool:
         """Whether a clause holds a word of the plan that names a subject."""

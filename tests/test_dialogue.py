@@ -115,3 +115,15 @@ def test_a_follow_up_naming_a_sibling_item_moves_to_it(service):
     )
     ans = service.answer("农村户口的那个奖励扶助呢", history)
     assert ans.answered and ans.citations == ["清单-45"]
+
+
+def test_a_topic_said_first_with_zhe_kuai_is_its_own_question(bm25_service):
+    """A topic said first ("孩子上学这块…") names what it asks about; a bare "这块…" points back."""
+    history = [
+        {"role": "user", "content": "孤儿的生活费每月多少"},
+        {"role": "assistant", "content": "散居孤儿每人每月1120元。"},
+    ]
+    _, followup, _ = bm25_service.retriever.rewrite("孩子上学这块政府都管啥", history)
+    assert not followup
+    _, followup, _ = bm25_service.retriever.rewrite("这块谁出钱", history)
+    assert followup
