@@ -85,3 +85,11 @@ def test_duplicate_ids_and_extra_fields(tmp_path, by_id):
     p.write_text((json.dumps(row) + "\n") * 2, encoding="utf-8")
     with pytest.raises(QuestionSetError, match="duplicate"):
         load_questions(p, set(by_id))
+
+
+def test_yi_that_begins_a_word_is_no_ids_number():
+    from assistant.answer.numbers import arabic_ids
+
+    assert arabic_ids("清单一共几个领域") == "清单一共几个领域"
+    assert arabic_ids("专栏一直没更新吗") == "专栏一直没更新吗"
+    assert arabic_ids("清单一项") == "清单1项" and arabic_ids("专栏十二") == "专栏12"

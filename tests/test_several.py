@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from assistant.intents import Intent
+
 
 def _answer(service, question):
     ans = service.answer(question)
@@ -122,3 +124,22 @@ def test_everyday_words_asking_for_several_services(question, several):
     from assistant.answer.asks import SEVERAL
 
     assert bool(SEVERAL.search(question)) is several
+
+
+@pytest.mark.parametrize(
+    ("question", "domain", "item"),
+    [
+        ("读书上学这方面政府管哪几样", "基本公共教育", "免费义务教育"),
+        ("住房那块清单列了哪些", "基本住房保障", "公共租赁住房"),
+    ],
+)
+def test_a_domain_named_in_everyday_words_lists_its_items(bm25_service, question, domain, item):
+    box = next(r for r in bm25_service.index.records.values() if getattr(r, "directory", None))
+    comp = bm25_service.composer._directory(box, Intent(), None, question)
+    assert comp.text.startswith(f"**{domain}**") and item in comp.text
+
+
+def test_the_list_as_a_whole_names_every_domain(bm25_service):
+    box = next(r for r in bm25_service.index.records.values() if getattr(r, "directory", None))
+    comp = bm25_service.composer._directory(box, Intent(), None, "清单分成哪10个领域")
+    assert "基本公共教育" in comp.text and "残疾人基本公共服务" in comp.text

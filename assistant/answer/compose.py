@@ -112,7 +112,7 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         if "list" in intent.kinds and intent.units and top.kind == "item":
             return self._unit_items(intent, hits)
         if isinstance(rec, Box) and rec.directory:
-            return self._directory(rec, intent, top)
+            return self._directory(rec, intent, top, question)
         if "document" in intent.kinds and top.id == self.index.front_matter:
             return self._document(rec, focus, top)
         if result.followup and ASKS_DOMAIN_TASK.search(question):

@@ -98,7 +98,11 @@ def unsupported(claim: str, evidence: str) -> set[float]:
     return values(claim) - values(evidence)
 
 
-_ID_NUMERAL = re.compile(rf"(清单|分工|专栏|第)\s*([{_CN}]{{1,6}})(?=项|部分|[^{_CN}]|$)")
+# 一 that begins a word (清单一共, 专栏一直, 分工一样) is no ID's number
+_ONE_WORD = "共起样般直些下定切旦再同并道块律致概贯向度时会点番体边"
+_ID_NUMERAL = re.compile(
+    rf"(清单|分工|专栏|第)\s*(?!一[{_ONE_WORD}])([{_CN}]{{1,6}})(?=项|部分|[^{_CN}]|$)"
+)
 
 
 def arabic_ids(text: str) -> str:

@@ -191,8 +191,9 @@ class Renderers:
             text="\n\n".join(parts), citations=[r.id for r in lead + shared], answered=True
         )
 
-    def _directory(self, box: Box, intent: Intent, top: Hit) -> Composition:
-        rows = [d for d in box.directory if d.domain in intent.domains and d.count]
+    def _directory(self, box: Box, intent: Intent, top: Hit, question: str = "") -> Composition:
+        domains = intent.domains or self._domain_named(question)
+        rows = [d for d in box.directory if d.domain in domains and d.count]
         if not rows:
             rows = [d for d in box.directory if not d.count] or box.directory[-1:]
             total = rows[0].domain
@@ -201,6 +202,27 @@ class Renderers:
             return Composition(text=text, citations=[box.id], answered=True)
         lines = [f"**{d.domain}**（{d.count}项）：{d.items}{cite(box.readable)}" for d in rows]
         return Composition(text="\n\n".join(lines), citations=[box.id], answered=True)
+
+    def _domain_named(self, question: str) -> list[str]:
+        """The one domain a question names in everyday words ("上学这块管哪几样", "看病这块几项"):
+        the domain whose own words (its items' names, its 专栏1 rows, its section's title) the
+        question's words (aliases included: 上学 → 教育) weigh most in, when no other ties it."""
+        if not question:
+            return []
+        # words, not figures: "10" is in an indicator's unit (1/10万), not a name
+        words = {t for t in self._words(question) if len(t) >= 2 and not t.isascii()}
+        # the domain's own name counts twice: 教育 in 残疾人教育 (an item of another domain) is
+        # also in 基本公共教育
+        scores = sorted(
+            (
+                (self._idf_sum(words, vocab) + self._own_overlap(list(words), d), d)
+                for d, vocab in self._domain_vocabulary().items()
+            ),
+            reverse=True,
+        )
+        if not scores or scores[0][0] <= 0 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+            return []
+        return [scores[0][1]]
 
     def _document(self, rec: Section, focus: list[str], top: Hit) -> Composition:
         m = self.meta
