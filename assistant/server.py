@@ -925,7 +925,7 @@ def serve_pool(
         # the default one the process would end there, before the workers are stopped and the
         # private folder removed below
         signal.signal(signal.SIGTERM, _exit_on_term)
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             uds=serving.page_socket,
             log_config=None,
@@ -933,6 +933,7 @@ def serve_pool(
             proxy_headers=True,  # the workers pass the client's address
             forwarded_allow_ips="*",  # only they can reach this socket (a 0700 folder)
         )
+        _front_server(config, pool).run()
     finally:
         if service is not None:
             service.close()
@@ -942,6 +943,20 @@ def serve_pool(
 
 def _exit_on_term(signum, frame) -> None:
     raise SystemExit(0)
+
+
+def _front_server(config, pool):
+    """The front's uvicorn, telling the pool the moment a stop begins: a SIGTERM to the whole
+    process group stops the workers at the same time, and a worker that stops then is not one
+    to replace (a replacement would start into a folder being removed)."""
+    import uvicorn
+
+    class FrontServer(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            pool.stopping = True
+            super().handle_exit(sig, frame)
+
+    return FrontServer(config)
 
 
 def proxy_options(settings: Settings) -> dict:

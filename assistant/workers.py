@@ -504,6 +504,8 @@ def _fresh_main(
         if vectors:
             svc.attach_vectors()
     if serving is not None:
+        if not os.path.isdir(serving.state_dir):
+            return  # the front stopped while this replacement started: nothing to serve
         _serve_http(svc, conn, number, _http_server(svc, serving, size, number), serving)
     else:
         _serve(svc, conn, number)
@@ -564,6 +566,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.health_report: dict | None = None
         self._closed = False
+        self.stopping = False  # set by the front when a stop begins (server._front_server)
         self._failed_starts = 0
         self.serving = serving
         self.front = os.getpid()
@@ -653,6 +656,11 @@ class WorkerPool:
         if self.status is not None and was_alive:
             self.status.clear(w.number)
         if not was_alive or self._closed:
+            return
+        # a stop of the whole group reaches the workers and the front at once: give the front's
+        # signal a moment to be seen before starting a replacement into a stopping server
+        time.sleep(0.2)
+        if self._closed or self.stopping:
             return
         if w.pid is None:  # it never started: a replacement would fail the same way
             self._failed_starts += 1
