@@ -210,6 +210,13 @@ class SharedTokenBucket:
 # ---------------------------------------------------------------- app
 
 
+def _slow_down(wait: float, message: str):
+    """429 with the seconds to wait (at least one) in Retry-After."""
+    return _error(
+        429, message, "rate_limit_error", headers={"Retry-After": str(max(1, round(wait)))}
+    )
+
+
 def _error(
     status: int, message: str, kind: str = "invalid_request_error", headers=None
 ) -> JSONResponse:
@@ -366,22 +373,12 @@ def create_app(
             if path.startswith(PAGE_QUEUE_PATHS) and request.method == "POST":
                 wait = page_bucket.take(client)
                 if wait:
-                    return _error(
-                        429,
-                        "提问过于频繁，请稍等几秒再问。",
-                        "rate_limit_error",
-                        headers={"Retry-After": str(max(1, round(wait)))},
-                    )
+                    return _slow_down(wait, "提问过于频繁，请稍等几秒再问。")
             if path.startswith(PROTECTED_PATHS):
                 # the limiter first: a flood of wrong keys is a flood like any other
                 wait = bucket.take(client)
                 if wait:
-                    return _error(
-                        429,
-                        "请求过于频繁，请稍后再试。",
-                        "rate_limit_error",
-                        headers={"Retry-After": str(max(1, round(wait)))},
-                    )
+                    return _slow_down(wait, "请求过于频繁，请稍后再试。")
                 documents = path.startswith(DOCUMENTS_PATH)
                 auth = request.headers.get("authorization", "")
                 # the administrator's key also opens the API: one bearer header carries one key
