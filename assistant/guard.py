@@ -79,6 +79,15 @@ RULES: list[tuple[str, re.Pattern, str]] = [
         prompts.GREETING,
     ),
     (
+        "about_assistant",  # who we are: said plainly, with what we can answer
+        re.compile(
+            r"^\W*(?:你|您)(?:到底|究竟|又)?(?:是谁|是哪个|叫什么|叫啥|是啥|是什么|是(?:不是)?(?:机器人|人工智能|AI|ai|真人|人))"
+            r"|(?:谁|哪个公司|哪家公司|哪个单位)(?:开发|做|研发|搞|弄)的(?:你|您|这个)"
+            r"|(?:你|您)们?是(?:哪个|哪家|什么)(?:公司|单位|部门)(?:的|做的|开发的)?\W*(?:啊|呀|呢|吗)?\W*$"
+        ),
+        prompts.ABOUT_ASSISTANT,
+    ),
+    (
         "recommend",  # the plan sets standards; it does not rate particular institutions
         re.compile(
             r"哪(家|所|个)[^，。？?]{0,8}(最好|好一些|比较好|更好|靠谱|排名)"

@@ -185,6 +185,20 @@ def test_greetings_get_a_friendly_pointer(bm25_service, q):
 
 
 @pytest.mark.parametrize(
+    "q", ["你到底是谁啊", "您是真人吗？", "这个是哪家公司开发的你", "你们是什么单位的"]
+)
+def test_questions_about_the_assistant_get_who_we_are(bm25_service, q):
+    a = bm25_service.answer(q)
+    assert not a.answered and a.reason == "about_assistant", a.text
+    assert "泉城政策通" in a.text and "12345" in a.text and not a.citations
+
+
+@pytest.mark.parametrize("q", ["你们是哪个部门负责低保的？", "您是说低保归民政局管吗"])
+def test_a_question_to_us_about_the_plan_is_no_question_about_us(bm25_service, q):
+    assert bm25_service.answer(q).reason != "about_assistant"
+
+
+@pytest.mark.parametrize(
     ("q", "cid"),
     [
         ("低保", "清单-48"),

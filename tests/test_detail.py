@@ -141,3 +141,39 @@ def test_a_sum_given_is_an_amount_and_a_standard_set_against_another_answers_it(
     assert detail.holds("救助金不低于当地最低生活保障标准", "金额")
     assert detail.holds("按低于当地保障标准的差额按月发给", "金额")
     assert not detail.holds("发放一定数额的补助金，并实行补助标准动态调整", "金额")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "截止到上个月，全市护理型床位实际占了几成？",
+        "五年下来城乡居民医保参保率最后达到了没有",
+        "咱市眼下一共有几所特殊教育学校",
+        "孕产妇死亡率现在降到多少了",
+        "公共法律服务中心到现在建成几个了？",
+    ],
+)
+def test_what_was_achieved_or_is_the_case_now_is_asked(question):
+    assert detail.asks_actual(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "护理型床位要占到多少？",  # the target
+        "2015年城镇登记失业率实际是多少",  # the plan reports its base year
+        "现在低保标准一个月多少钱",  # the standard, asked in today's words
+        "俺家已经办了残疾证。能领护理补贴不？",  # done by the person, told before the ask
+    ],
+)
+def test_a_target_a_base_year_or_a_story_is_no_actual_ask(question):
+    assert not detail.asks_actual(question)
+
+
+def test_an_actual_figure_is_answered_with_the_target_and_not_counted(bm25_service):
+    q = "规划里的每千名老年人养老床位数，截至去年实际达到多少张了？"
+    ans = bm25_service.answer(q)
+    assert not ans.answered and ans.reason == "actual_figure", ans.text
+    first = ans.text.split("\n")[0]
+    assert "没有实际完成" in first and "12345" in first
+    assert ans.citations  # the plan's target, quoted with its source

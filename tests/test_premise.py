@@ -111,3 +111,63 @@ def test_an_age_said_as_a_threshold_is_a_claim():
     assert premise.unsupported("七十岁就能免费体检了吧", evidence, []) == ["七十岁"]
     assert premise.unsupported("六十五岁起就有体检吧", evidence, []) == []
     assert premise.unsupported("俺爹七十岁了，是不是能体检", evidence, []) == []
+
+
+def test_hearsay_or_the_plans_word_is_a_claim_without_a_tag():
+    evidence = "我市社会散居的孤儿生活费每人每月1120元"
+    assert premise.unsupported("听说散居孤儿一个月给九百，俺侄子能领上不", evidence, []) == ["九百"]
+    # a bare attribution introduces the clause after it
+    assert premise.unsupported("照规划，散居孤儿每月一千五，啥时候发", evidence, []) == ["一千五"]
+    # a figure said as the person's own, not the plan's or hearsay, is read only with a tag
+    assert premise.unsupported("散居孤儿每月一千五，啥时候发", evidence, []) == []
+    # the figure the plan does hold, and a clause that itself asks, are no claims
+    assert premise.unsupported("听说散居孤儿每月一千一百二十块，俺侄子能领上不", evidence, []) == []
+    assert premise.unsupported("规划里说散居孤儿一个月能有几百块？", evidence, []) == []
+
+
+def test_untagged_hearsay_is_not_read_for_departments():
+    # two versions reported and the question asks openly: who leads is what is asked
+    q = "俺说是民政局管，俺兄弟非说是人社局管，到底归谁？"
+    expand = lambda s: s.replace("人社局", "市人力资源社会保障局")  # noqa: E731
+    units = ["市民政局", "市人力资源社会保障局"]
+    assert premise.unsupported(q, "牵头负责单位：市民政局", units, expand) == []
+
+
+def test_approximate_sums_levels_and_together_are_no_figures():
+    evidence = "县级图书馆不少于30次；基础养老金不低于每人每月110元"
+    assert premise.unsupported("俺娘说是一个月领一百来块，对吧", evidence, []) == []
+    assert premise.unsupported("县一级的图书馆一年办讲座是吧", evidence, []) == []
+    assert premise.unsupported("几个县一块办讲座，是吧", evidence, []) == []
+
+
+def test_half_and_tenths_are_shares():
+    evidence = "政府补助比例提高10个百分点；留用率达到70%以上"
+    assert premise.unsupported("留用率过一半就多补，对吧", evidence, []) == ["一半"]
+    assert premise.unsupported("留用率七成以上就多补，对吧", evidence, []) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "claim"),
+    [
+        ("婚前检查是工会组织的吧", "工会"),
+        ("婚前检查的钱是省里出的，对吧？", "省里出的"),
+        ("婚前检查都是国家掏钱的吧", "国家掏钱"),
+    ],
+)
+def test_an_office_or_payer_the_record_does_not_name_is_not_confirmed(question, claim):
+    evidence = "服务项目：婚前医学检查\n支出责任：县区政府负责。\n牵头负责单位：市卫生计生委"
+    assert premise.unsupported(question, evidence, ["市卫生计生委"]) == [claim]
+
+
+def test_a_payer_the_record_names_is_confirmed():
+    evidence = "支出责任：市、县区政府负责，省级财政适当补助。"
+    for q in ("这个钱是市里出的吧", "是区里掏钱对吧", "是省里给的钱吧"):
+        assert premise.unsupported(q, evidence, []) == [], q
+    # a section states no payer: nothing to hold a payer against
+    assert premise.unsupported("这是市里出钱吧", "完善基本公共服务体系", []) == []
+
+
+def test_a_wrong_payer_is_corrected_on_the_answer(bm25_service):
+    ans = bm25_service.answer("免费婚前医学检查的钱都是省里出的，没错吧")
+    assert not ans.answered and ans.reason == "false_premise", ans.text
+    assert "县区政府负责" in ans.text and "清单-41" in ans.citations

@@ -65,6 +65,7 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         comp = self._with_asked_detail(question, result, history, comp)
         comp = self.check_premise(question, comp)
         comp = self.check_detail(question, comp)
+        comp = self.check_actual(question, comp)
         self._cover_citations(result, comp.citations)
         return comp
 
@@ -168,7 +169,7 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
     def check_premise(self, question: str, comp: Composition) -> Composition:
         """An answer to "是不是…/…对吗" whose quoted records do not hold the figure or the unit
         the question states says so first, and is not a yes (answer/premise.py)."""
-        if not comp.answered or not comp.citations or not premise.CONFIRM.search(question):
+        if not comp.answered or not comp.citations or not premise.claim_clauses(question):
             return comp
         claims = premise.unsupported(
             question, self._cited_text(comp), self.index.units, lambda s: self.index.expand(s)[0]
@@ -187,6 +188,14 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         if detail.holds(self._cited_text(comp), kind):
             return comp
         return self._not_a_yes(comp, prompts.NO_DETAIL.format(kind=kind), "no_detail")
+
+    def check_actual(self, question: str, comp: Composition) -> Composition:
+        """An answer to what was achieved or is the case now ("实际达到多少", "现在建成几个了")
+        says first that the plan sets targets and standards only, quotes them, and is not an
+        answer: the plan's target is not what happened."""
+        if not comp.answered or not comp.citations or not detail.asks_actual(question):
+            return comp
+        return self._not_a_yes(comp, prompts.ACTUAL_FIGURE, "actual_figure")
 
     def _cited_text(self, comp: Composition) -> str:
         return " ".join(

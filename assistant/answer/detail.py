@@ -95,3 +95,26 @@ def holds(evidence: str, kind: str) -> bool:
     if _FREE.search(evidence) or _RELATIVE.search(evidence):
         return True
     return any(q.unit in ("元", "倍") for q in numbers.quantities(evidence))
+
+
+# the achieved or present state of what the plan only sets a target or a standard for: "实际达到
+# 多少", "截至今年", "现在建成几个了", "完成了没有", "俺们区现在有几家" (the plan, of 2018, states
+# the 2015 base and the 2020 target, never what was done since)
+_ACTUAL = re.compile(
+    r"实际|截至|截止到?"
+    r"|(?:已经|到底|现在|目前|如今|眼下|至今|到现在)[^，,。？?！!]{0,8}"
+    r"(?:达到|实现|完成|建成|建了|建起|覆盖了|发了|发放了|改造了|改了)[^，,。？?！!]{0,6}(?:多少|几|没|吗|么)"
+    r"|(?:达到|实现|完成|达标)(?:了没有?|了吗|没有|没)"
+    r"|(?:现在|目前|如今|眼下|今年|至今)[^，,。？?！!]{0,10}(?:一共|总共|共)?有(?:多少|几)[家所个座套户处名人张]"
+    # "现在…到多少了", "现在到底是多少": a value that has moved since
+    r"|(?:现在|目前|如今|眼下|今年|至今|到现在)[^，,。？?！!]{0,12}(?:多少|几)[^，,。？?！!]{0,3}了"
+    r"|(?:现在|目前|如今|眼下)[^，,。？?！!]{0,10}到底(?:是)?(?:多少|几)"
+)
+# what the plan itself reports as done: the eleventh plan's period and its 2015 figures
+_REPORTED_PERIOD = re.compile(r"十二五|2015|二〇一五|一五年")
+
+
+def asks_actual(question: str) -> bool:
+    """Whether the question asks what was achieved or is the case now, not what the plan sets."""
+    text = ask_sentences(question)
+    return bool(_ACTUAL.search(text)) and not _REPORTED_PERIOD.search(text)

@@ -160,6 +160,7 @@ def quantities(text: str) -> list[Quantity]:
     """Every number worth checking, with what it counts: 每月1120元 is (1120, 元, 月), 第56项
     (56, ord), 百分之十五 (15, %), 1120美元 (1120, 美元)."""
     text = _MIXED.sub(lambda m: "〇一二三四五六七八九"[int(m.group())], text or "")
+    text = text.replace("一半", "五成")  # half is 50 %, said as people say it (same length)
     out: list[Quantity] = []
     for m in _QUANTITY.finditer(text):
         unit = m.group("unit")

@@ -18,6 +18,9 @@ from . import numbers
 # asking to confirm what the clause states
 CONFIRM = re.compile(
     r"是不是|是否|对吗|对吧|对不对|对么|是吧|是吗|是么|真的吗|真的假的|真假|没错吧|属实|是这样吗"
+    # "这个理解准确吗", "是这样规定的吗", "我说得对不", "没记错吧"
+    r"|准确吗|正确吗|准不准|是这样[^，。？?！!]{0,4}吗|对不(?=[\s，,。？?！!…]|$)|[说理]解?得?对[吗不]"
+    r"|没[记说]错[吧吗]?"
     # a tag at the end of a clause, not only of the message ("低保是人社局管的吧 俺去问问")
     r"|吧(?=[\s，,。？?！!…]|$)|没错[吧吗]"
 )
@@ -25,20 +28,31 @@ CONFIRM = re.compile(
 _REPORTED = re.compile(
     r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是"
     r"|(?:规划|文件|政策|清单|专栏|上面|里面|新闻|报上)(?:里|上|中)?(?:说|讲|提到|写)"
+    # a figure said as the plan's own ("按规划，临时救助最多给五万", "规划要求…"): a claim without a tag
+    r"|(?:按|按照|照|根据|依据)(?:规划|文件|政策|规定)|(?:规划|文件)(?:要求|规定|定的|明确)"
 )
+# what counts as a claim without a tag: hearsay of a rule, or words said to be the plan's own
+_HEARSAY = re.compile(
+    r"听说|听人说|据说|网上说|说是|写着|(?:规划|文件|政策|清单|专栏)(?:里|上|中)?(?:说|讲|写|规定|要求|明确)"
+    r"|(?:按|按照|照|根据|依据)(?:规划|文件|政策|规定)"
+)
+_ASKS = re.compile(r"几|多少|啥|什么|哪|怎么|咋|吗|么|[?？]")
 _POINTS_BACK = re.compile(r"这么|这样|如此|这个说法|这话")
 _CLAUSE = re.compile(r"[，,。；;！!？?\s]+")  # spoken text separates clauses by spaces too
 # a figure as written, to show the claim back in the person's own words: Arabic digits, a
 # Chinese numeral with what it counts (两千块, 十二年, 百分之二十) or with a magnitude (两千),
 # never 百 in 老百姓 or 一块儿
 _SHOWN = re.compile(
-    r"百分之[零一二两三四五六七八九十百点]+"
+    r"百分之[零一二两三四五六七八九十百点]+|一半|[一二两三四五六七八九]成(?![员为立本果绩就长功效熟])"
     r"|\d+(?:\.\d+)?[万亿]?(?:周岁|小时|分钟|个月|[%％元岁倍年月天人次户套项个名所张场种周级块](?!儿))?"
     r"|[〇零一二两三四五六七八九十百千万点]{1,8}"
     r"(?:周岁|小时|分钟|个月|[%％元岁倍年户套名所张场种级次回]|块(?!儿))"
     # a round sum said without its unit ("一个月给两千", "八百"): a digit and a magnitude
     r"|[〇零一二两三四五六七八九十]+[十百千万][〇零一二两三四五六七八九十百千万]*"
 )
+_APPROXIMATE = re.compile(r"多|来|余|几|左右|上下|出头")
+_NOT_A_SUM = re.compile(r"一块$")  # 一块 said alone is "together" (一块搞的), not one yuan
+_ADMIN = set("县市省区镇乡村")
 _AGE = re.compile(r"岁$")
 # an age as a rule states it ("不满十八周岁的都算", "六十岁以上就能", "0到6岁"), not a person's own
 _AGE_RULE = re.compile(r"(?:不满|未满|年满|满|超过|低于|[到至~～-])\s*$")
@@ -77,19 +91,69 @@ def _counts(evidence: str) -> set[tuple[float, str]]:
 
 def claim_clauses(question: str) -> list[str]:
     """The clauses that state something to be confirmed: the one asking to confirm, and
-    those that report what was heard."""
+    those that report what was heard or what the plan is said to say."""
     clauses = [c for c in _CLAUSE.split(question) if c.strip()]
-    if not CONFIRM.search(question):
-        return []
+    tagged = bool(CONFIRM.search(question))
     out = []
     for i, c in enumerate(clauses):
+        # "按规划，临时救助最多给五万": a bare attribution introduces the clause after it
+        if _REPORTED.search(c) and len(_REPORTED.sub("", c).strip()) <= 1 and i + 1 < len(clauses):
+            out.append(clauses[i + 1])
+        if not tagged:
+            # no tag: what was heard or said to be the plan's own is still a claim ("听说一年
+            # 给两千，俺家能领不", "规划上写着每月三百，咋没人给"), unless the clause itself asks
+            # ("规划里说一千个人要抽几份") or tells the person's story ("都说早来十分钟就好了")
+            if _HEARSAY.search(c) and not _ASKS.search(c):
+                out.append(c)
+            continue
         if CONFIRM.search(c) or _REPORTED.search(c):
             # "…由市民政局牵头负责，对吗？": a bare tag confirms the clause before it, and so
             # does one that points back at it ("…12小时内到位，规划这么写的对吗")
             if i and (len(CONFIRM.sub("", c).strip()) <= 2 or _POINTS_BACK.search(c)):
                 out.append(clauses[i - 1])
             out.append(c)
-    return list(dict.fromkeys(out)) or clauses[-1:]
+    return list(dict.fromkeys(out)) or (clauses[-1:] if tagged else [])
+
+
+# offices people name that the plan never makes responsible for anything: a claim that one of
+# them runs a service is one the plan does not hold (the plan's own units come from the index)
+OTHER_OFFICES = re.compile(
+    r"妇联|妇女联合会|工会|团委|共青团|红十字会|慈善总会|居委会|村委会|街道办|税务局|老龄办|计生协会"
+)
+# who pays, as people say it: "是市财政出的吧", "国家掏钱", "省里拿钱", "得自己掏"
+_PAYER = re.compile(
+    r"(?:是|由|归|都是|全是|全由)"
+    r"(?P<said>(?P<level>中央|国家|省里|省级|省|市里|市级|市|区县|县区|区里|县里|县级|区|县|个人|自己|单位|企业)"
+    r"(?:财政|政府|这边|那边)?(?:全部|全额|一家|单独)?(?:出|掏|拿|负担|承担|买单|兜底|拨|给)(?:的)?(?:钱|款|资金)?)"
+)
+_LEVEL = {
+    "中央": "中央", "国家": "中央", "省里": "省", "省级": "省", "省": "省", "市里": "市",
+    "市级": "市", "市": "市", "区县": "县", "县区": "县", "区里": "县", "县里": "县",
+    "县级": "县", "区": "县", "县": "县", "个人": "个人", "自己": "个人", "单位": "单位",
+    "企业": "单位",
+}  # fmt: skip
+_FUNDING = re.compile(r"支出责任[：:]([^\n]*)")
+
+
+def payers(evidence: str) -> set[str] | None:
+    """Who the quoted records' 支出责任 make pay (中央, 省, 市, 县, 个人, 单位); None when they
+    state no payer (a section, a box)."""
+    said = " ".join(_FUNDING.findall(evidence))
+    if not said:
+        return None
+    levels = set()
+    if "县级以上" in said:
+        levels |= {"县", "市", "省", "中央"}
+    for word, level in (("中央", "中央"), ("省", "省"), ("县", "县")):
+        if word in said:
+            levels.add(level)
+    if re.search(r"(?<![城都])市(?!场)", said):
+        levels.add("市")
+    if re.search(r"个人|职工|住户|自筹", said):
+        levels.add("个人")
+    if re.search(r"单位|企业", said):
+        levels.add("单位")
+    return levels
 
 
 def unsupported(question: str, evidence: str, units: list[str], expand=None) -> list[str]:
@@ -97,14 +161,19 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
     written by the person) and the names of units (``expand`` adds the official name of a
     unit written in other words: 人社局 → 市人力资源社会保障局), in the order written."""
     out: list[str] = []
+    # untagged hearsay is checked for its figures only: "俺说是教育局，他非说是财政局…到底谁
+    # 牵头" reports two versions and asks openly
+    tagged = bool(CONFIRM.search(question))
     for clause in claim_clauses(question):
         named = expand(clause) if expand else clause
         reported = bool(_REPORTED.search(clause))
         text = _REFERENCE.sub(" ", clause)
         for m in _SHOWN.finditer(text):
             shown = m.group(0).strip("，,.")
-            if not shown:
-                continue
+            if not shown or _APPROXIMATE.match(text, m.end()) or _NOT_A_SUM.match(shown):
+                continue  # "一百多块", "十来天", "一块搞的": no figure said as the plan's
+            if shown.endswith("级") and text[m.start() - 1 : m.start()] in _ADMIN:
+                continue  # 县一级的图书馆: a level of government, not a grade
             counted = _counted(shown)
             if counted is not None:  # 六种, 三级, 两次: what the number counts decides
                 if counted not in _counts(evidence) and shown not in out:
@@ -119,7 +188,16 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
                 continue  # "俺62岁了是不是能领": an age is the person's own, unless it is hearsay
             if numbers.unsupported_quantities(shown, evidence) and shown not in out:
                 out.append(shown)
+        if not tagged:
+            continue
         for unit in units:
             if unit in named and unit not in evidence and unit not in out:
                 out.append(unit)
+        for m in OTHER_OFFICES.finditer(clause):
+            if m.group(0) not in evidence and m.group(0) not in out:
+                out.append(m.group(0))
+        levels = payers(evidence)
+        for m in _PAYER.finditer(clause) if levels is not None else ():
+            if _LEVEL[m.group("level")] not in levels and m.group("said") not in out:
+                out.append(m.group("said"))
     return out
