@@ -171,3 +171,26 @@ def test_a_wrong_payer_is_corrected_on_the_answer(bm25_service):
     ans = bm25_service.answer("免费婚前医学检查的钱都是省里出的，没错吧")
     assert not ans.answered and ans.reason == "false_premise", ans.text
     assert "县区政府负责" in ans.text and "清单-41" in ans.citations
+
+
+def test_counts_of_places_and_people_are_claims_to_check():
+    evidence = "每个镇（街道）办好1所标准化建设的卫生院；到2020年，每万人口全科医生数达到2名。"
+    assert premise.unsupported("规划要求每个镇办好三所卫生院，咋俺镇就一所", evidence, []) == [
+        "三所"
+    ]
+    assert premise.unsupported("每万人口全科医生要有4名，是不是", evidence, []) == ["4名"]
+    # the figure held, and the base of a rate, are no false claims
+    assert premise.unsupported("每万人口全科医生两名，对吧", evidence, []) == []
+    table = "护理型床位（张）（基本社会服务），2015年：12，2020年：35"
+    assert premise.unsupported("到二〇二〇年护理型床位是35张吧", table, []) == []
+
+
+def test_several_payers_named_together_are_each_checked():
+    evidence = "支出责任：县区政府负责。"
+    said = "这项奖励扶助由省、市、县区三级财政分担，对吗？"
+    assert premise.unsupported(said, evidence, []) == ["省、市、县区三级财政分担"]
+    assert premise.unsupported("是县区政府负担的吧", evidence, []) == []
+    # who must pay, said of the person
+    assert premise.unsupported(
+        "听说职工自己也得交一份钱，是不是", "支出责任：用人单位缴费。", []
+    ) == ["自己也得交一份钱"]

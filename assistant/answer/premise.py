@@ -68,7 +68,11 @@ _REFERENCE = re.compile(
 
 # a count of kinds, grades or times (四种遗传病, 一级、二级残疾, 每年1次): the value with what it
 # counts, compared as such (numbers.quantities leaves bare counts alone: "一种" is prose)
-_COUNT = re.compile(r"([〇零一二两三四五六七八九十\d]{1,3})\s*([种级次回])")
+# and of places, people and things (两所卫生院, 5名全科医生, 一个村一场): the value with its unit
+_COUNT = re.compile(
+    r"(?<![〇零一二两三四五六七八九十百千万\d.])([〇零一二两三四五六七八九十\d]{1,3})\s*"
+    r"([种级次回名所家张户套场座处])"
+)
 _COUNT_UNIT = {"回": "次"}
 
 
@@ -121,15 +125,22 @@ OTHER_OFFICES = re.compile(
     r"妇联|妇女联合会|工会|团委|共青团|红十字会|慈善总会|居委会|村委会|街道办|税务局|老龄办|计生协会"
 )
 # who pays, as people say it: "是市财政出的吧", "国家掏钱", "省里拿钱", "得自己掏"
+_PAYERS = (
+    r"中央|国家|省里|省级|省|市里|市级|市|区县|县区|区里|县里|县级|区|县|个人|自己|职工|单位|企业"
+)
 _PAYER = re.compile(
-    r"(?:是|由|归|都是|全是|全由)"
-    r"(?P<said>(?P<level>中央|国家|省里|省级|省|市里|市级|市|区县|县区|区里|县里|县级|区|县|个人|自己|单位|企业)"
-    r"(?:财政|政府|这边|那边)?(?:全部|全额|一家|单独)?(?:出|掏|拿|负担|承担|买单|兜底|拨|给)(?:的)?(?:钱|款|资金)?)"
+    # "是市财政出的", "由省、市、县区三级财政分担"
+    rf"(?:是|由|归|都是|全是|全由)(?P<said>(?P<levels>(?:{_PAYERS})(?:[、和及与跟]\s*(?:{_PAYERS}))*)"
+    r"(?:[两三四]级)?(?:财政|政府|这边|那边)?(?:全部|全额|一家|单独|共同)?"
+    r"(?:出|掏|拿|负担|承担|分担|买单|兜底|拨|给)(?:的)?(?:钱|款|资金)?)"
+    # "职工自己也得掏一份": who must pay
+    rf"|(?P<said2>(?P<levels2>{_PAYERS})(?:也|还)?(?:得|要|需要)(?:出|掏|交|负担|承担)(?:一份|一部分|一点|些)?(?:钱)?)"
 )
 _LEVEL = {
     "中央": "中央", "国家": "中央", "省里": "省", "省级": "省", "省": "省", "市里": "市",
     "市级": "市", "市": "市", "区县": "县", "县区": "县", "区里": "县", "县里": "县",
-    "县级": "县", "区": "县", "县": "县", "个人": "个人", "自己": "个人", "单位": "单位",
+    "县级": "县", "区": "县", "县": "县", "个人": "个人", "自己": "个人", "职工": "个人",
+    "单位": "单位",
     "企业": "单位",
 }  # fmt: skip
 _FUNDING = re.compile(r"支出责任[：:]([^\n]*)")
@@ -174,9 +185,15 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
                 continue  # "一百多块", "十来天", "一块搞的": no figure said as the plan's
             if shown.endswith("级") and text[m.start() - 1 : m.start()] in _ADMIN:
                 continue  # 县一级的图书馆: a level of government, not a grade
+            if text[m.start() - 1 : m.start()] == "每":
+                continue  # 每千名老年人, 每万人口: the base of a rate, not a figure
             counted = _counted(shown)
             if counted is not None:  # 六种, 三级, 两次: what the number counts decides
-                if counted not in _counts(evidence) and shown not in out:
+                # a table states the unit once in its header: 床位数（张） … 35
+                in_table = f"（{counted[1]}）" in evidence and counted[0] in numbers.values(
+                    evidence
+                )
+                if counted not in _counts(evidence) and not in_table and shown not in out:
                     out.append(shown)
                 continue
             if not numbers.quantities(shown):
@@ -198,6 +215,8 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
                 out.append(m.group(0))
         levels = payers(evidence)
         for m in _PAYER.finditer(clause) if levels is not None else ():
-            if _LEVEL[m.group("level")] not in levels and m.group("said") not in out:
-                out.append(m.group("said"))
+            said = m.group("said") or m.group("said2")
+            named = re.split(r"[、和及与跟]\s*", m.group("levels") or m.group("levels2"))
+            if any(_LEVEL[n] not in levels for n in named) and said not in out:
+                out.append(said)
     return out
