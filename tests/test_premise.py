@@ -194,3 +194,45 @@ def test_several_payers_named_together_are_each_checked():
     assert premise.unsupported(
         "听说职工自己也得交一份钱，是不是", "支出责任：用人单位缴费。", []
     ) == ["自己也得交一份钱"]
+
+
+@pytest.mark.parametrize(
+    ("question", "claim"),
+    [
+        ("分工12 贫困人口 就扶贫办一家牵头吧", "一家牵头"),
+        ("第十二项重点任务仅扶贫办牵头？", "仅扶贫办牵头"),
+    ],
+)
+def test_one_unit_said_to_lead_alone_where_several_lead(question, claim):
+    evidence = "责任单位：市扶贫办、发改委、教育局分别牵头，其他有关部门按职责分工负责。"
+    assert premise.unsupported(question, evidence, ["市扶贫办"]) == [claim]
+    # the one asked about, named as leading, is no claim that it leads alone
+    assert premise.unsupported("扶贫那条就扶贫办管吧", evidence, ["市扶贫办"]) == []
+
+
+def test_a_statement_said_with_a_rising_tone_or_tersely_is_a_claim():
+    evidence = "责任单位：市文化广电新闻出版局、体育局分别牵头"
+    units = ["市文化广电新闻出版局", "市体育局", "市教育局"]
+    assert premise.tagged("分工8 文化体育 教育局牵头?")
+    assert premise.unsupported("分工8 文化体育 教育局牵头?", evidence, units) == ["市教育局"]
+    assert premise.unsupported("分工8 体育局牵头", evidence, units) == []
+    # a terse lookup that asks, a choice, a lookup of figures and a story are no statements
+    for q in (
+        "分工8 谁牵头?",
+        "文化体育那条任务归哪个局",
+        "是体育局还是教育局牵头",
+        "体育局管不管群众健身？",
+        "高中阶段毛入学率 15年 20年",
+        "俺爹今年七十五了？",
+    ):
+        assert not premise.tagged(q), q
+    assert premise.unsupported("毛入学率 2015 85%", "2015年：92%", []) == []
+
+
+def test_a_record_name_given_to_another_number_is_not_confirmed():
+    evidence = "序号：48\n服务项目：最低生活保障"
+    titles = ("孤儿养育保障", "最低生活保障")
+    said = "清单第四十八项是孤儿养育保障，对吧"
+    assert premise.unsupported(said, evidence, [], titles=titles) == ["孤儿养育保障"]
+    right = "清单第四十八项是最低生活保障，对吧"
+    assert premise.unsupported(right, evidence, [], titles=titles) == []

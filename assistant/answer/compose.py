@@ -5,6 +5,7 @@ renderer per kind of record, render.py), then check it (a false premise, a missi
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 from .. import prompts
 from ..documents import Box, PlanMeta, Section, ServiceItem, Task
@@ -167,17 +168,27 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         return self.index.tokenizer.tokens(previous), True
 
     def check_premise(self, question: str, comp: Composition) -> Composition:
-        """An answer to "是不是…/…对吗" whose quoted records do not hold the figure or the unit
-        the question states says so first, and is not a yes (answer/premise.py)."""
+        """An answer to "是不是…/…对吗" (or to a claim said as hearsay, the plan's own word or a
+        terse statement) whose quoted records do not hold the figure, unit, payer or name the
+        question states says so first, and is not a yes (answer/premise.py)."""
         if not comp.answered or not comp.citations or not premise.claim_clauses(question):
             return comp
         claims = premise.unsupported(
-            question, self._cited_text(comp), self.index.units, lambda s: self.index.expand(s)[0]
+            question,
+            self._cited_text(comp),
+            self.index.units,
+            lambda s: self.index.expand(s)[0],
+            titles=self._titles,
         )
         if not claims:
             return comp
         message = prompts.FALSE_PREMISE.format(claims="、".join(claims))
         return self._not_a_yes(comp, message, "false_premise")
+
+    @cached_property
+    def _titles(self) -> tuple[str, ...]:
+        """The names of the records, longest first."""
+        return tuple(sorted({n for n, _ in self.index.item_names if len(n) >= 4}, key=len)[::-1])
 
     def check_detail(self, question: str, comp: Composition) -> Composition:
         """An answer whose records do not state the kind of figure asked for (an amount, a

@@ -93,17 +93,47 @@ def _counts(evidence: str) -> set[tuple[float, str]]:
     return out
 
 
+# an open ask: a question that says what it wants to be told is no claim said with a rising tone
+_OPEN_ASK = re.compile(
+    r"几|多少|多长|多久|多大|啥|什么|哪|谁|怎么|怎样|咋|如何|吗|么|呢|能否|可否|是否|还是|有没有"
+    r"|(.)[不没]\1|(?:不|没)\W*$"
+)
+# a terse line that says who leads: "分工8 文化体育 教育局牵头?", "孤儿养育保障 牵头 市人社局"
+_LEAD_WORD = re.compile(r"牵头|主管|负责|归")
+
+
+def stated(question: str) -> bool:
+    """A terse statement of who leads, with no ask of its own (a hotline worker checking a
+    unit): all of it is the claim, checked for its units, not its figures (a terse lookup's
+    numbers are years, columns and IDs: "高中阶段毛入学率 15年 20年")."""
+    return (
+        not CONFIRM.search(question)
+        and len(question) <= 30
+        and not _OPEN_ASK.search(question)
+        and not re.search(r"[。！!]", question)
+        and bool(_LEAD_WORD.search(question))
+    )
+
+
+def tagged(question: str) -> bool:
+    """Whether the question asks to confirm what it says: a tag (对吧, 是不是, 准确吗), or a
+    terse statement of who leads."""
+    return bool(CONFIRM.search(question)) or stated(question)
+
+
 def claim_clauses(question: str) -> list[str]:
     """The clauses that state something to be confirmed: the one asking to confirm, and
     those that report what was heard or what the plan is said to say."""
     clauses = [c for c in _CLAUSE.split(question) if c.strip()]
-    tagged = bool(CONFIRM.search(question))
+    if stated(question):
+        return [" ".join(clauses)]  # a terse statement: all of it is the claim
+    is_tagged = bool(CONFIRM.search(question))
     out = []
     for i, c in enumerate(clauses):
         # "按规划，临时救助最多给五万": a bare attribution introduces the clause after it
         if _REPORTED.search(c) and len(_REPORTED.sub("", c).strip()) <= 1 and i + 1 < len(clauses):
             out.append(clauses[i + 1])
-        if not tagged:
+        if not is_tagged:
             # no tag: what was heard or said to be the plan's own is still a claim ("听说一年
             # 给两千，俺家能领不", "规划上写着每月三百，咋没人给"), unless the clause itself asks
             # ("规划里说一千个人要抽几份") or tells the person's story ("都说早来十分钟就好了")
@@ -116,7 +146,7 @@ def claim_clauses(question: str) -> list[str]:
             if i and (len(CONFIRM.sub("", c).strip()) <= 2 or _POINTS_BACK.search(c)):
                 out.append(clauses[i - 1])
             out.append(c)
-    return list(dict.fromkeys(out)) or (clauses[-1:] if tagged else [])
+    return list(dict.fromkeys(out)) or (clauses[-1:] if is_tagged else [])
 
 
 # offices people name that the plan never makes responsible for anything: a claim that one of
@@ -167,19 +197,39 @@ def payers(evidence: str) -> set[str] | None:
     return levels
 
 
-def unsupported(question: str, evidence: str, units: list[str], expand=None) -> list[str]:
+# one office alone said to lead ("就公安局一家牵头吧", "仅住保局牵头", "统计局单独牵头")
+_SOLE = re.compile(
+    r"(?:仅|只有|只由|光)[^，,。？?！!\s]{1,10}?(?:一家|单独|独自|自己)?(?:牵头|负责|管)"
+    r"|(?:一家|单独|独自)(?:牵头|负责|管)"  # "就…一家牵头"; "低保就民政局管吧" names the one asked
+)
+_LEADS = re.compile(r"(?:牵头负责单位|责任单位)[：:]([^\n]*)")
+
+
+def _several_lead(evidence: str) -> bool:
+    """Whether the quoted records name more than one leading unit."""
+    for m in _LEADS.finditer(evidence):
+        if "、" in m.group(1).split("牵头")[0] or "分别" in m.group(1):
+            return True
+    return False
+
+
+def unsupported(
+    question: str, evidence: str, units: list[str], expand=None, titles: tuple[str, ...] = ()
+) -> list[str]:
     """What the question's claim clauses state that the evidence does not hold: figures (as
     written by the person) and the names of units (``expand`` adds the official name of a
-    unit written in other words: 人社局 → 市人力资源社会保障局), in the order written."""
+    unit written in other words: 人社局 → 市人力资源社会保障局), one unit said to lead alone
+    where several do, payers the 支出责任 does not name, and a record's name given to another
+    record's number (``titles``), in the order written."""
     out: list[str] = []
     # untagged hearsay is checked for its figures only: "俺说是教育局，他非说是财政局…到底谁
     # 牵头" reports two versions and asks openly
-    tagged = bool(CONFIRM.search(question))
+    is_tagged = tagged(question)
     for clause in claim_clauses(question):
         named = expand(clause) if expand else clause
         reported = bool(_REPORTED.search(clause))
         text = _REFERENCE.sub(" ", clause)
-        for m in _SHOWN.finditer(text):
+        for m in _SHOWN.finditer(text) if not stated(question) else ():
             shown = m.group(0).strip("，,.")
             if not shown or _APPROXIMATE.match(text, m.end()) or _NOT_A_SUM.match(shown):
                 continue  # "一百多块", "十来天", "一块搞的": no figure said as the plan's
@@ -205,14 +255,23 @@ def unsupported(question: str, evidence: str, units: list[str], expand=None) -> 
                 continue  # "俺62岁了是不是能领": an age is the person's own, unless it is hearsay
             if numbers.unsupported_quantities(shown, evidence) and shown not in out:
                 out.append(shown)
-        if not tagged:
+        if not is_tagged:
             continue
         for unit in units:
-            if unit in named and unit not in evidence and unit not in out:
+            # 附件2 writes the units after the first without 市 ("市文化广电新闻出版局、体育局")
+            short = unit.removeprefix("市")
+            if short in named and short not in evidence and unit not in out:
                 out.append(unit)
         for m in OTHER_OFFICES.finditer(clause):
             if m.group(0) not in evidence and m.group(0) not in out:
                 out.append(m.group(0))
+        sole = _SOLE.search(clause)
+        if sole and _several_lead(evidence) and sole.group(0) not in out:
+            out.append(sole.group(0))
+        if _REFERENCE.search(clause):  # "清单第48项是孤儿养育保障吧": the ID's own name?
+            for title in titles:
+                if title in clause and title not in evidence and title not in out:
+                    out.append(title)
         levels = payers(evidence)
         for m in _PAYER.finditer(clause) if levels is not None else ():
             said = m.group("said") or m.group("said2")
