@@ -13,6 +13,9 @@ TRUNCATED = "您的问题较长，只按前{limit}个字处理。"
 
 NOT_IN_PLAN = "规划中没有找到能回答这个问题的内容。建议拨打12345市民服务热线咨询。"
 NEAREST = "规划中相关的内容有：{items}。"
+# with several documents loaded, "the plan" is one of them: a decline speaks of all of them
+NOT_IN_LIBRARY = "所收文件中没有找到能回答这个问题的内容。建议拨打12345市民服务热线咨询。"
+NEAREST_LIBRARY = "所收文件中相关的内容有："
 OTHER_PLACE = "这份规划只适用于济南市，没有{place}的相关内容。请咨询当地政府部门或当地12345热线。"
 OTHER_LEVEL = (
     "这份规划是济南市的规划，写的是济南市的清单和标准，没有国家或山东省层面的清单、标准和目标。"

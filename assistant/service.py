@@ -281,6 +281,10 @@ class Service:
             rest = [h for h in result.hits if h is not older[0]]
             result.hits = (rest[:2] + older[:1] + rest[2:])[:k]
         if not comp.answered:
+            if comp.reason == "not_in_plan":  # none of the documents answers, not only the plan
+                text = comp.text.replace(prompts.NOT_IN_PLAN, prompts.NOT_IN_LIBRARY)
+                text = text.replace(prompts.NEAREST.split("{")[0], prompts.NEAREST_LIBRARY)
+                comp = comp.model_copy(update={"text": text})
             return result, comp, []
         first = self._document_of(comp.citations[0]) if comp.citations else ""
         caveats = [self._caveat(first)] if comp.quoted_standard and first else []
