@@ -164,6 +164,7 @@ def test_what_was_achieved_or_is_the_case_now_is_asked(question):
         "2015年城镇登记失业率实际是多少",  # the plan reports its base year
         "现在低保标准一个月多少钱",  # the standard, asked in today's words
         "俺家已经办了残疾证。能领护理补贴不？",  # done by the person, told before the ask
+        "俺娘今年七十好几了，高龄津贴有没有她的份",  # an age told, not a figure asked
     ],
 )
 def test_a_target_a_base_year_or_a_story_is_no_actual_ask(question):
