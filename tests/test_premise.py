@@ -236,3 +236,11 @@ def test_a_record_name_given_to_another_number_is_not_confirmed():
     assert premise.unsupported(said, evidence, [], titles=titles) == ["孤儿养育保障"]
     right = "清单第四十八项是最低生活保障，对吧"
     assert premise.unsupported(right, evidence, [], titles=titles) == []
+
+
+def test_a_corrected_office_or_payer_quotes_the_items_own_field(bm25_service):
+    ans = bm25_service.answer("散居孤儿的生活费是工会发的吧")
+    assert ans.reason == "false_premise" and "工会" in ans.text.split("\n")[0]
+    assert "**牵头负责单位**：市民政局" in ans.text  # who does lead, quoted with its source
+    paid = bm25_service.answer("散居孤儿的生活费是国家掏钱的吧")
+    assert paid.reason == "false_premise" and "**支出责任**：由市、县区政府财政承担" in paid.text

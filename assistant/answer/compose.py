@@ -16,10 +16,11 @@ from .asks import (
     ASKS_DOMAIN_TASK,
     ASKS_LIST,
     ASKS_POINTS,
+    FIELD_FOR_INTENT,
 )
 from .evidence import EvidenceSelection
 from .features import missing_ref
-from .render import Composition, Renderers
+from .render import Composition, Renderers, cite
 from .text import TextSelection
 
 
@@ -183,7 +184,24 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         if not claims:
             return comp
         message = prompts.FALSE_PREMISE.format(claims="、".join(claims))
-        return self._not_a_yes(comp, message, "false_premise")
+        return self._not_a_yes(self._with_claimed_fields(question, comp), message, "false_premise")
+
+    def _with_claimed_fields(self, question: str, comp: Composition) -> Composition:
+        """A correction of who leads or who pays quotes the item's own field for it ("孤儿生活费
+        是妇联发的吧": the plan's 牵头负责单位), when the answer did not already."""
+        rec = self.index.records.get(comp.citations[0])
+        if not isinstance(rec, ServiceItem):
+            return comp
+        extra = []
+        for kind in premise.fields_claimed(question):
+            attr, label = FIELD_FOR_INTENT[kind]
+            if f"**{label}**" not in comp.text:
+                text = self._item_field_text(rec, attr, [], question)
+                extra.append(f"**{label}**：{text}{cite(rec.readable, label)}")
+        if not extra:
+            return comp
+        head, sep, rest = comp.text.partition("\n\n")
+        return comp.model_copy(update={"text": f"{head}{sep}" + "\n\n".join(extra) + f"\n\n{rest}"})
 
     @cached_property
     def _titles(self) -> tuple[str, ...]:

@@ -212,6 +212,18 @@ def _several_lead(evidence: str) -> bool:
     return False
 
 
+def fields_claimed(question: str) -> list[str]:
+    """The item fields the question's claims speak of: who leads (a unit, an office, one said
+    to lead alone) and who pays; the correction quotes them even when the answer did not."""
+    clauses = " ".join(claim_clauses(question))
+    out = []
+    if OTHER_OFFICES.search(clauses) or _SOLE.search(clauses) or _LEAD_WORD.search(clauses):
+        out.append("department")
+    if _PAYER.search(clauses):
+        out.append("funding")
+    return out
+
+
 def unsupported(
     question: str, evidence: str, units: list[str], expand=None, titles: tuple[str, ...] = ()
 ) -> list[str]:
