@@ -12,7 +12,8 @@ NO_TEXT = "没有看到文字内容。请用文字描述您想了解的政策，
 TRUNCATED = "您的问题较长，只按前{limit}个字处理。"
 
 NOT_IN_PLAN = "规划中没有找到能回答这个问题的内容。建议拨打12345市民服务热线咨询。"
-NEAREST = "规划中相关的内容有：{items}。"
+NEAREST_LEAD = "规划中相关的内容有："
+NEAREST = NEAREST_LEAD + "{items}。"
 # with several documents loaded, "the plan" is one of them: a decline speaks of all of them
 NOT_IN_LIBRARY = "所收文件中没有找到能回答这个问题的内容。建议拨打12345市民服务热线咨询。"
 NEAREST_LIBRARY = "所收文件中相关的内容有："

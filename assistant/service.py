@@ -283,7 +283,7 @@ class Service:
         if not comp.answered:
             if comp.reason == "not_in_plan":  # none of the documents answers, not only the plan
                 text = comp.text.replace(prompts.NOT_IN_PLAN, prompts.NOT_IN_LIBRARY)
-                text = text.replace(prompts.NEAREST.split("{")[0], prompts.NEAREST_LIBRARY)
+                text = text.replace(prompts.NEAREST_LEAD, prompts.NEAREST_LIBRARY)
                 comp = comp.model_copy(update={"text": text})
             return result, comp, []
         first = self._document_of(comp.citations[0]) if comp.citations else ""

@@ -172,9 +172,9 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         """An answer to "是不是…/…对吗" (or to a claim said as hearsay, the plan's own word or a
         terse statement) whose quoted records do not hold the figure, unit, payer or name the
         question states says so first, and is not a yes (answer/premise.py)."""
-        if not comp.answered or not comp.citations or not premise.claim_clauses(question):
+        if not comp.answered or not comp.citations:
             return comp
-        claims = premise.unsupported(
+        claims = premise.unsupported(  # [] when the question states nothing to confirm
             question,
             self._cited_text(comp),
             self.index.units,

@@ -25,16 +25,17 @@ CONFIRM = re.compile(
     r"|吧(?=[\s，,。？?！!…]|$)|没错[吧吗]"
 )
 # a clause that reports a claim ("听说…", "网上说…", "规划里写着…")
+_BY_PLAN = r"(?:按|按照|照|根据|依据)(?:规划|文件|政策|规定)"  # "按规划，…"
 _REPORTED = re.compile(
     r"听说|听人说|据说|网上说|有人说|人家说|都说|写着|规定了?|说是"
     r"|(?:规划|文件|政策|清单|专栏|上面|里面|新闻|报上)(?:里|上|中)?(?:说|讲|提到|写)"
     # a figure said as the plan's own ("按规划，临时救助最多给五万", "规划要求…"): a claim without a tag
-    r"|(?:按|按照|照|根据|依据)(?:规划|文件|政策|规定)|(?:规划|文件)(?:要求|规定|定的|明确)"
+    rf"|{_BY_PLAN}|(?:规划|文件)(?:要求|规定|定的|明确)"
 )
 # what counts as a claim without a tag: hearsay of a rule, or words said to be the plan's own
 _HEARSAY = re.compile(
     r"听说|听人说|据说|网上说|说是|写着|(?:规划|文件|政策|清单|专栏)(?:里|上|中)?(?:说|讲|写|规定|要求|明确)"
-    r"|(?:按|按照|照|根据|依据)(?:规划|文件|政策|规定)"
+    rf"|{_BY_PLAN}"
 )
 _ASKS = re.compile(r"几|多少|啥|什么|哪|怎么|咋|吗|么|[?？]")
 _POINTS_BACK = re.compile(r"这么|这样|如此|这个说法|这话")
@@ -235,12 +236,17 @@ def unsupported(
     out: list[str] = []
     # untagged hearsay is checked for its figures only: "俺说是教育局，他非说是财政局…到底谁
     # 牵头" reports two versions and asks openly
+    clauses = claim_clauses(question)
+    if not clauses:
+        return out
     is_tagged = tagged(question)
-    for clause in claim_clauses(question):
+    terse = stated(question)  # a terse statement is read for its units, not its figures
+    levels = payers(evidence)
+    for clause in clauses:
         named = expand(clause) if expand else clause
         reported = bool(_REPORTED.search(clause))
         text = _REFERENCE.sub(" ", clause)
-        for m in _SHOWN.finditer(text) if not stated(question) else ():
+        for m in _SHOWN.finditer(text) if not terse else ():
             shown = m.group(0).strip("，,.")
             if not shown or _APPROXIMATE.match(text, m.end()) or _NOT_A_SUM.match(shown):
                 continue  # "一百多块", "十来天", "一块搞的": no figure said as the plan's
@@ -283,7 +289,6 @@ def unsupported(
             for title in titles:
                 if title in clause and title not in evidence and title not in out:
                     out.append(title)
-        levels = payers(evidence)
         for m in _PAYER.finditer(clause) if levels is not None else ():
             said = m.group("said") or m.group("said2")
             named = re.split(r"[、和及与跟]\s*", m.group("levels") or m.group("levels2"))
