@@ -616,3 +616,29 @@ def test_one_thread_workers_share_the_encoder_opened_before_the_fork(service, th
         assert got["grew_kb"] < 40_000, got  # the weights stayed shared
     else:
         assert got["grew_kb"] > 60_000, got  # its own session: the weights copied in
+
+
+def test_typo_readings_never_load_the_phrase_dictionary():
+    """The typo finder reads single characters only: pypinyin's phrase dictionary (~40 MB in
+    every server) stays unloaded, and typos are still found in a fresh process."""
+    code = (
+        "import sys, json\n"
+        "from assistant.text import Homophones\n"
+        "h = Homophones({'低保', '残疾人', '公租房', '银行'})\n"
+        "got = [h.corrections(t) for t in ('底保咋申请', '残急人补贴', '公祖房', '银行卡')]\n"
+        "print(json.dumps([got, 'pypinyin.phrases_dict' in sys.modules,"
+        " 'pypinyin' in sys.modules]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPINYIN")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    got, phrases, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == [["低保"], ["残疾人"], ["公租房"], []]
+    assert loaded and not phrases
