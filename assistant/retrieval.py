@@ -119,6 +119,14 @@ def cited_ids(text: str) -> list[str]:
     return out
 
 
+# a list's ID and the numbers that follow it in an enumeration ("清单61和62", "清单第3项、第4项");
+# a number followed by a unit is a figure, not an ID ("清单5和12岁的孩子")
+_NUMBERED = re.compile(
+    r"(清单|分工|专栏)[-－—]?第?(\d{1,3})项?"
+    r"((?:(?:以及|[和与及、])第?\d{1,3}(?:项|(?![\d岁年元月日个人次万%号户套所名家天])))*)"
+)
+
+
 def _turns(history: list[dict] | None) -> list[dict]:
     turns = []
     for t in history or []:
@@ -294,6 +302,8 @@ class PlanIndex:
 
         for m in re.finditer(r"(清单|分工|专栏)[-－—]?第?(\d{1,3})项?", q):
             add(f"{m.group(1)}-{m.group(2)}")
+        for cid in self.numbered(query):  # 清单61和62: the list's later numbers too
+            add(cid)
         for m in re.finditer(r"(?:重点)?(?:任务)?分工(?:方案)?第(\d{1,2})项", q):
             add(f"分工-{m.group(1)}")
         for m in re.finditer(rf"章节-?([{CN_NUM}]+(?:[（(][{CN_NUM}]+[）)])?|序言)", q):
@@ -328,6 +338,18 @@ class PlanIndex:
         """The text is only a record's name or a citizen's word for it ("低保", "五保户")."""
         bare = re.sub(r"[^\w]", "", fold(text))
         return any(self.item_by_name.get(fold(t)) for t in (bare, *self.aliases.get(bare, ())))
+
+    def numbered(self, query: str) -> list[str]:
+        """Records the query names by list and number, a list's later numbers included
+        ("清单61 清单62", "清单第3项和第4项", "清单61和62"): an ID written out, not a name."""
+        q = arabic_ids(fold(query).replace(" ", "、"))
+        found: list[str] = []
+        for m in _NUMBERED.finditer(q):
+            for n in [m.group(2), *re.findall(r"\d{1,3}", m.group(3))]:
+                cid = f"{m.group(1)}-{n}"
+                if cid in self.records and cid not in found:
+                    found.append(cid)
+        return found
 
     def lookup_cached(self, text: str) -> list[str]:
         """lookup() memoized: a search asks it for the question twice (rewrite, then ranking)."""

@@ -293,3 +293,24 @@ def test_units_are_read_in_the_order_the_question_names_them():
     units = ["市财政局", "市教育局", "市民政局"]
     assert detect("先问教育局还是财政局？", units).units == ["市教育局", "市财政局"]
     assert detect("财政局和教育局谁牵头", list(reversed(units))).units == ["市财政局", "市教育局"]
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("清单7 清单9 服务对象", ["清单-7", "清单-9"]),
+        ("清单第十项和第十一项", ["清单-10", "清单-11"]),
+        ("分工5、6 谁牵头", ["分工-5", "分工-6"]),
+        ("清单8和12岁以下的孩子", ["清单-8"]),  # a figure with its unit is no ID
+        ("清单33", ["清单-33"]),
+    ],
+)
+def test_ids_written_out_in_an_enumeration_are_all_named(bm25_service, text, ids):
+    assert bm25_service.index.numbered(text) == ids
+
+
+def test_several_items_named_by_number_each_get_the_asked_field(bm25_service):
+    ans = bm25_service.answer("清单7和清单9的支出责任分别是啥")
+    assert ans.answered
+    assert ans.citations[:2] == ["清单-7", "清单-9"]
+    assert ans.text.count("·支出责任〕") == 2

@@ -122,6 +122,9 @@ class EvidenceSelection:
         # a quoted phrase ("“企业订单、劳动者选单”之后的两项") is words of the plan, not a list
         question = QUOTED.sub("", question)
         records = self.index.records
+        numbered = [records[c] for c in self.index.numbered(question)]
+        if len(numbered) > 1 and all(isinstance(r, ServiceItem) for r in numbered):
+            return numbered  # "清单61 清单62 支出责任": each item written out by its number
         if any(
             records[c].kind != "item" for c in self.index.lookup_cached(question) if c in records
         ):
