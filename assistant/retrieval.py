@@ -300,9 +300,7 @@ class PlanIndex:
             if cid in self.records and cid not in found:
                 found.append(cid)
 
-        for m in re.finditer(r"(清单|分工|专栏)[-－—]?第?(\d{1,3})项?", q):
-            add(f"{m.group(1)}-{m.group(2)}")
-        for cid in self.numbered(query):  # 清单61和62: the list's later numbers too
+        for cid in self._numbered_in(q):  # 清单61和62: the list's later numbers too
             add(cid)
         for m in re.finditer(r"(?:重点)?(?:任务)?分工(?:方案)?第(\d{1,2})项", q):
             add(f"分工-{m.group(1)}")
@@ -342,7 +340,9 @@ class PlanIndex:
     def numbered(self, query: str) -> list[str]:
         """Records the query names by list and number, a list's later numbers included
         ("清单61 清单62", "清单第3项和第4项", "清单61和62"): an ID written out, not a name."""
-        q = arabic_ids(fold(query).replace(" ", "、"))
+        return self._numbered_in(arabic_ids(fold(query).replace(" ", "、")))
+
+    def _numbered_in(self, q: str) -> list[str]:
         found: list[str] = []
         for m in _NUMBERED.finditer(q):
             for n in [m.group(2), *re.findall(r"\d{1,3}", m.group(3))]:

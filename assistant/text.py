@@ -379,9 +379,10 @@ def pieces(text: str) -> list[str]:
     return out or [text]
 
 
+@cache
 def _char_reading(ch: str) -> str:
-    # pypinyin loads its phrase dictionary (~40 MB) on import unless told not to; a single
-    # character's readings come from its character table either way
+    """A character's usual toneless reading. pypinyin loads its phrase dictionary (~40 MB) on
+    import unless told not to; a single character's reading comes from its character table."""
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
     os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
     from pypinyin import Style, pinyin
@@ -393,8 +394,7 @@ class Homophones:
     """Typos of the plan's own terms that sound the same (底保 → 低保, 残急 → 残疾, 公祖房 →
     公租房): a word of the question that the plan does not use, which differs from exactly one
     plan term in one character read the same way (its usual toneless reading), stands for
-    that term. Learned from the corpus vocabulary, not
-    listed.
+    that term. Learned from the corpus vocabulary, not listed.
 
     Only single characters' readings are needed (the other characters of the word are the same
     ones), so pypinyin runs without its phrase dictionary: ~40 MB less in every server, which
@@ -403,20 +403,12 @@ class Homophones:
     def __init__(self, vocabulary: set[str], tokenizer: Tokenizer | None = None):
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
-        self._readings: dict[str, str] = {}
         # the term with one character left out -> (the term, the left-out character)
         self.by_gap: dict[tuple[str, int], list[tuple[str, str]]] = {}
         for w in sorted(vocabulary):
             if 2 <= len(w) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in w):
                 for k, ch in enumerate(w):
                     self.by_gap.setdefault((w[:k] + "_" + w[k + 1 :], k), []).append((w, ch))
-
-    def reading(self, ch: str) -> str:
-        """The character's usual toneless reading (pypinyin's single-character table)."""
-        got = self._readings.get(ch)
-        if got is None:
-            got = self._readings[ch] = _char_reading(ch)
-        return got
 
     def corrections(self, text: str) -> list[str]:
         """Plan terms the text seems to mean but misspells."""
@@ -433,7 +425,7 @@ class Homophones:
                         for w, right in self.by_gap.get(
                             (window[:k] + "_" + window[k + 1 :], k), ()
                         ):
-                            if right != ch and self.reading(right) == self.reading(ch):
+                            if right != ch and _char_reading(right) == _char_reading(ch):
                                 near[w] = k
                     if len(near) != 1:
                         continue
