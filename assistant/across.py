@@ -401,12 +401,12 @@ class Across:
         w.store = retriever.vectorstore
         return w
 
-    def older_part(self, composer, question: str, result, older: list, history) -> tuple:
+    def older_part(self, composer, question: str, result, older: list) -> tuple:
         """What the older document says, composed from its own sources alone."""
         sub = copy.copy(result)
         sub.hits = older
         sub.intent = copy.deepcopy(result.intent)
-        comp = composer.compose(question, sub, history)
+        comp = composer.compose(question, sub)
         return comp
 
     def label(self, doc: str) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .answer.asks import NAMING_IDF
 from .answer.features import ask_kind
 from .answer.numbers import arabic_ids
+from .answer.understand import CJK, Turn, Understanding
 from .chunks import build_chunks
 from .documents import CN_NUM, DOMAINS, AnyRecord, ServiceItem, Task
 from .intents import Intent, detect
@@ -58,65 +59,7 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     vector: list[float] | None = None  # the query's embedding, when vectors are on
     votes: Votes = field(default_factory=Votes.none)  # what the nearest training questions say
-
-
-# ---------------------------------------------------------------- follow-ups
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_BARE_ORDINAL = re.compile(r"(?<![清单分工专栏\d])第(\d{1,3})项")
-_FOLLOWUP = re.compile(
-    r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
-    r"|呢[？?。！!]*$"
-    r"|(这个|这项|该项|此项|这些|那些|上述|上面|前面|刚才|以上|它的|他们的|其中|这方面|该服务|这一项)"
-    # a demonstrative with a measure word points back ("这笔钱", "那一档", "这种情况"), and
-    # "除了…还" adds to what was said
-    r"|[这那该此]一?[笔档种类块份样次条]|^除了"
-    # the domain or subject just talked about ("该领域的任务", "与此相关的指标")
-    r"|[这那该此](?:个|一)?领域|与此|与之"
-)
-# a topic said first and marked as such ("孩子上学这块", "住房这一方面")
-_NAMED_TOPIC = re.compile(r"([\u4e00-\u9fff]{2,8}?)[这那](?:一)?(?:块儿?|方面)")
-_CITED = re.compile(
-    rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
-    rf"|章节-([{CN_NUM}]+(?:（[{CN_NUM}]+）)?|序言)"
-)
-
-
-_CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
-
-
-def ask_clause(question: str, names_something) -> str:
-    """The ask of a question told as a story: its last clause that names something (a tag like
-    真的假的 names nothing), with the clause before when it is very short (火化，要钱不).
-    The whole question when it is one clause."""
-    clauses = [c.strip() for c in _CLAUSES.split(question) if c.strip()]
-    if len(clauses) < 2:
-        return question
-    for i in range(len(clauses) - 1, -1, -1):
-        if names_something(clauses[i]):
-            if len(clauses[i]) <= 4 and i > 0:
-                return clauses[i - 1] + "，" + clauses[i]
-            return clauses[i]
-    return question
-
-
-def cited_ids(text: str) -> list[str]:
-    """Citation IDs mentioned in an assistant turn, in order."""
-    out: list[str] = []
-    for m in _CITED.finditer(text or ""):
-        if m.group(1):
-            cid = f"{m.group(1)}-{m.group(2)}"
-        elif m.group(3):
-            cid = f"清单-{m.group(3)}"
-        elif m.group(4):
-            cid = f"分工-{m.group(4)}"
-        elif m.group(5):
-            cid = f"专栏-{m.group(5)}"
-        else:
-            cid = f"章节-{m.group(6)}"
-        if cid not in out:
-            out.append(cid)
-    return out
+    turn: Turn | None = None  # the turn as understood against its conversation
 
 
 # a list's ID and the numbers that follow it in an enumeration ("清单61和62", "清单第3项、第4项");
@@ -125,22 +68,6 @@ _NUMBERED = re.compile(
     r"(清单|分工|专栏)[-－—]?第?(\d{1,3})项?"
     r"((?:(?:以及|[和与及、])第?\d{1,3}(?:项|(?![\d岁年元月日个人次万%号户套所名家天])))*)"
 )
-
-
-def _turns(history: list[dict] | None) -> list[dict]:
-    turns = []
-    for t in history or []:
-        if (
-            isinstance(t, dict)
-            and isinstance(t.get("content"), str)
-            and t.get("role")
-            in {
-                "user",
-                "assistant",
-            }
-        ):
-            turns.append(t)
-    return turns[-8:]
 
 
 # ---------------------------------------------------------------- the in-memory side
@@ -450,35 +377,16 @@ class PlanRetriever(BaseRetriever):
 
     # -- public
 
-    def rewrite(self, question: str, history: list[dict] | None) -> tuple[str, bool, list[str]]:
-        """(self-contained query, whether it was a follow-up, IDs cited earlier in the chat)."""
-        turns = _turns(history)
-        users = [t["content"] for t in turns if t["role"] == "user"]
-        prior: list[str] = []  # the latest answer's sources first: "这个" is what was just said
-        for t in reversed(turns):
-            if t["role"] == "assistant":
-                # an assistant turn is text the client sends: only IDs that exist count; a
-                # plain-text turn ("小学班额不高于45人。") names the record whose words it repeats
-                ids = [c for c in cited_ids(t["content"]) if c in self.index.records]
-                prior += [c for c in ids or self.index.quoted(t["content"]) if c not in prior]
-        if not users:
-            return question, False, []
-        own_topic = bool(self._lookup(question))
-        short = len(re.sub(r"[^\w]", "", question)) <= 8
-        marked = bool(_FOLLOWUP.search(self._without_named_topics(question)))
-        if own_topic or not (marked or short):
-            return question, False, []
-        if not marked and self._stands_alone(question):
-            return question, False, []
-        context = " ".join(users[-2:])
-        return f"{question} {context}", True, prior[:3]
+    def understand(self, question: str, history: list[dict] | None = None) -> Turn:
+        """The turn resolved once against its conversation (answer/understand.py)."""
+        return Understanding(self.index, self._stands_alone).turn(question, history)
 
     def search(self, question: str, history: list[dict] | None = None, k: int | None = None):
         k = k or self.k
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        question = self.resolve_ordinal(question, history)
-        query, followup, prior = self.rewrite(question, history)
+        turn = self.understand(question, history)
+        question, query, followup, prior = turn.text, turn.query, turn.followup, turn.prior
         expanded, added = self.index.expand(query)
         focus_expanded, _ = self.index.expand(question)
         tokens = self.index.tokenizer.tokens(expanded)
@@ -500,7 +408,7 @@ class PlanRetriever(BaseRetriever):
             focus_rank = self.index.bm25_rank(focus_tokens, n)
             extra = [focus_rank, focus_rank]
         else:
-            ask = ask_clause(question, self._names_something)
+            ask = turn.ask
             if ask != question:
                 # a story with its ask at the end: the ask's words weigh more than side details
                 # (低保户 … 火化要不要钱 asks about 火化, not about 低保)
@@ -534,7 +442,7 @@ class PlanRetriever(BaseRetriever):
                 for t in self.index.content_tokens(focus_tokens)
                 if len(t) >= 2 and t in self.index.vocab
             ]
-            earlier = [c for c in self._earlier_lookups(history) if c not in lookups]
+            earlier = [c for c in turn.earlier if c not in lookups]
             lookups += [c for c in earlier if self._speaks_of(c, subject)]
             keep = [
                 p
@@ -543,13 +451,7 @@ class PlanRetriever(BaseRetriever):
                 and self._speaks_of(p, subject)
                 and not self._named_better(p, subject, hits)
             ]
-            named = [
-                c
-                for t in _turns(history)
-                if t["role"] == "assistant"
-                for c in cited_ids(t["content"])
-            ]
-            if prior and subject and not keep and not lookups and prior[0] in named:
+            if prior and subject and not keep and not lookups and prior[0] in turn.cited:
                 # a cited source that does not speak of the new subject steps aside; a source only
                 # guessed from a plain-text turn is too weak a reason to push anything down
                 hits = self._prefer_kind(hits, self.index.records[prior[0]].kind, set(prior))
@@ -569,41 +471,15 @@ class PlanRetriever(BaseRetriever):
             timings=timings,
             vector=vector,
             votes=signals.votes,
+            turn=turn,
         )
-
-    def resolve_ordinal(self, question: str, history: list[dict] | None) -> str:
-        """A bare "第11项" after a turn about another list's entry means that list's entry:
-        "分工5 谁牵头" → "第11项呢" asks about 分工-11, not 清单-11."""
-        if not history:
-            return question
-        m = _BARE_ORDINAL.search(arabic_ids(question))
-        if m is None or re.search(r"清单|分工|专栏|附件", question):
-            return question
-        for t in reversed(_turns(history)):
-            ids = [c for c in cited_ids(t["content"]) if c in self.index.records]
-            ids = ids or self._lookup(t["content"])
-            kinds = {c.split("-")[0] for c in ids if c.split("-")[0] in {"清单", "分工", "专栏"}}
-            if len(kinds) == 1:
-                kind = kinds.pop()
-                if kind == "清单" or f"{kind}-{m.group(1)}" not in self.index.records:
-                    return question
-                return (
-                    f"{kind}{question}"
-                    if question.startswith("第")
-                    else question.replace(m.group(0), f"{kind}{m.group(0)}", 1)
-                )
-            if kinds:
-                return question
-        return question
-
-    # -- internals
 
     def _stands_alone(self, question: str) -> bool:
         """A short turn without a word pointing back that is a question of its own: no Chinese
         at all ("asdfgh"), or one whose nearest training questions are mostly about nothing in
         the plan ("明天下雨不", "股票咋样") — not "谁出钱？" or "多少钱", which ask about what was
         just said."""
-        if not _CJK.search(question):
+        if not CJK.search(question):
             return True
         if self.neighbours is None or self.vectorstore is None:
             return False
@@ -612,28 +488,6 @@ class PlanRetriever(BaseRetriever):
         except Exception:
             return False
         return self.neighbours.votes(vector, self.exclude_file).unrelated >= 0.5
-
-    def _without_named_topics(self, question: str) -> str:
-        """The question without "X这块" / "X这方面" where X names a subject of the plan: "孩子上学
-        这块政府都管啥" says what it is about; "这块谁管" points back."""
-
-        def drop(m: re.Match) -> str:
-            return m.group(1) if self._names_something(m.group(1)) else m.group(0)
-
-        return _NAMED_TOPIC.sub(drop, question)
-
-    def _names_something(self, clause: str) -> bool:
-        """Whether a clause holds a word of the plan that names a subject."""
-        tokens = self.index.tokenizer.tokens(self.index.expand(clause)[0])
-        return any(len(t) >= 2 and t in self.index.vocab for t in self.index.content_tokens(tokens))
-
-    def _earlier_lookups(self, history: list[dict] | None) -> list[str]:
-        """Records the user named in earlier turns, the latest turn first."""
-        users = [t["content"] for t in _turns(history) if t["role"] == "user"]
-        out: list[str] = []
-        for text in reversed(users[-2:]):
-            out += [c for c in self._lookup(text) if c not in out]
-        return out
 
     def _prefer_kind(self, hits: list[Hit], kind: str, answered: set[str]) -> list[Hit]:
         """After an item, "新生儿呢？" asks for the matching item, not a passage, and not the

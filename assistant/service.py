@@ -217,7 +217,7 @@ class Service:
         hist = guard.safe_history(history)
         if self.across is None:
             result = self.retriever.search(text, hist, k=self.settings.retrieval_k)
-            comp = self.composer.compose(text, result, hist)
+            comp = self.composer.compose(text, result)
             if comp.answered:
                 comp = self._decide(text, result, comp)
             # a quoted standard carries the plan's date, also when it corrects the question
@@ -273,7 +273,7 @@ class Service:
         older = across.newer_first(result, self._document_of)
         across.by_evidence(result, self._document_of, self.retriever)
         result.hits = result.hits[:k]
-        comp = self.composer.compose(text, result, hist)
+        comp = self.composer.compose(text, result)
         if comp.answered:
             comp = self._decide(text, result, comp)
         if older and older[0] not in result.hits:
@@ -289,7 +289,7 @@ class Service:
         first = self._document_of(comp.citations[0]) if comp.citations else ""
         caveats = [self._caveat(first)] if comp.quoted_standard and first else []
         if older and first and first != self._document_of(older[0].id):
-            old = across.older_part(self.composer, text, result, older, hist)
+            old = across.older_part(self.composer, text, result, older)
             if old.answered and old.citations:
                 was = self._document_of(old.citations[0])
                 comp = comp.model_copy(

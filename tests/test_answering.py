@@ -253,7 +253,7 @@ def test_passages_are_read_in_the_plans_own_words(bm25_service, service):
     question = "没钱请律师打官司怎么办？"
     result = bm25_service.retriever.search(question)
     section = next(h for h in result.hits if h.id == "章节-三（九）")  # its best chunks first
-    a = bm25_service.composer._compose(question, result, [], source=section)
+    a = bm25_service.composer._compose(question, result, source=section)
     assert a.answered and "完善法律援助制度" in a.text
     b = service.answer("外地孩子在济南能上公办学校吗？")
     assert b.answered and "随迁子女" in b.text
@@ -287,7 +287,7 @@ def test_the_ranked_first_source_answers_even_when_another_shares_more_words(bm2
     first = hits.pop("清单-43", None) or bm25_service.retriever.index.hit_for("清单-43", "hybrid")
     first.evidence = result.hits[0].evidence
     result.hits = [first, *hits.values()]
-    comp = bm25_service.composer.compose(question, result, [])
+    comp = bm25_service.composer.compose(question, result)
     assert comp.citations[:1] == ["清单-43"] and "零差率销售" in comp.text
 
 

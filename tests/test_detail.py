@@ -34,7 +34,7 @@ def test_a_record_holds_a_figure_of_the_asked_kind_or_not():
 def test_an_answer_without_the_asked_detail_says_so_and_quotes(bm25_service):
     composer = bm25_service.composer
     question = "高血压患者社区医生一年随访多少次？"
-    card = composer._compose(question, bm25_service.retriever.search(question), [])
+    card = composer._compose(question, bm25_service.retriever.search(question))
     assert card.answered and card.citations[:1] == ["清单-33"]
     checked = composer.check_detail(question, card)
     assert not checked.answered and checked.reason == "no_detail"
@@ -45,7 +45,7 @@ def test_an_answer_without_the_asked_detail_says_so_and_quotes(bm25_service):
 def test_an_answer_with_the_asked_detail_stands(bm25_service):
     composer = bm25_service.composer
     question = "65岁以上老人的健康管理服务一年提供几次？"
-    card = composer._compose(question, bm25_service.retriever.search(question), [])
+    card = composer._compose(question, bm25_service.retriever.search(question))
     assert card.answered and "清单-32" in card.citations
     assert composer.check_detail(question, card) == card
 
@@ -78,7 +78,7 @@ def test_a_source_ranked_just_after_answers_when_it_states_the_asked_detail(bm25
     question = "第二期特殊教育提升计划实施期限是几年？"
     result = _first(bm25_service.retriever.search(question), "专栏-12")
     assert "章节-三（十）" in [h.id for h in result.hits[1:3]]
-    comp = bm25_service.composer.compose(question, result, [])
+    comp = bm25_service.composer.compose(question, result)
     assert comp.answered and comp.citations == ["章节-三（十）"]
     assert "2017—2020年" in comp.text
 
@@ -86,7 +86,7 @@ def test_a_source_ranked_just_after_answers_when_it_states_the_asked_detail(bm25
 def test_the_first_source_stays_when_none_after_it_states_the_detail(bm25_service):
     question = "高血压患者社区医生一年随访多少次？"
     result = bm25_service.retriever.search(question)
-    comp = bm25_service.composer.compose(question, result, [])
+    comp = bm25_service.composer.compose(question, result)
     assert not comp.answered and comp.reason == "no_detail"
     assert comp.citations[:1] == ["清单-33"]
 

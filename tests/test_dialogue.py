@@ -19,8 +19,8 @@ def test_a_follow_up_after_a_plain_text_answer_stays_on_its_subject(bm25_service
             "content": "有。普惠性幼儿园家庭经济困难儿童可以享受政府助学金，平均每生每年1200元。",
         },
     ]
-    _, followup, prior = bm25_service.retriever.rewrite("这一档最多能到多少钱？", history)
-    assert followup and prior[:1] == ["清单-3"]
+    turn = bm25_service.retriever.understand("这一档最多能到多少钱？", history)
+    assert turn.followup and turn.prior[:1] == ["清单-3"]
     hits = bm25_service.search("这一档最多能到多少钱？", k=3, history=history)
     assert hits[0].id == "清单-3"
 
@@ -42,12 +42,12 @@ def test_a_short_unrelated_turn_after_a_conversation_is_not_a_follow_up(service)
     # a short turn used to be taken as a follow-up whatever it said, and was answered with the
     # previous subject; its own nearest training questions say it is about nothing in the plan
     for turn in ("这周末天气咋样", "zxcvbn"):
-        _, followup, _ = service.retriever.rewrite(turn, history)
+        followup = service.retriever.understand(turn, history).followup
         assert not followup, turn
         ans = service.answer(turn, history)
         assert not ans.answered, turn
     # a short turn that asks about what was just said still is one
-    _, followup, _ = service.retriever.rewrite("归哪个单位管？", history)
+    followup = service.retriever.understand("归哪个单位管？", history).followup
     assert followup
     ans = service.answer("归哪个单位管？", history)
     assert ans.answered and ans.citations[:1] == ["清单-53"] and "民政" in ans.text
@@ -123,7 +123,35 @@ def test_a_topic_said_first_with_zhe_kuai_is_its_own_question(bm25_service):
         {"role": "user", "content": "孤儿的生活费每月多少"},
         {"role": "assistant", "content": "散居孤儿每人每月1120元。"},
     ]
-    _, followup, _ = bm25_service.retriever.rewrite("孩子上学这块政府都管啥", history)
+    followup = bm25_service.retriever.understand("孩子上学这块政府都管啥", history).followup
     assert not followup
-    _, followup, _ = bm25_service.retriever.rewrite("这块谁出钱", history)
+    followup = bm25_service.retriever.understand("这块谁出钱", history).followup
     assert followup
+
+
+def test_a_turn_is_understood_once_with_its_subject_its_ask_and_the_situation(bm25_service):
+    retriever = bm25_service.retriever
+    history = [
+        {"role": "user", "content": "重度残疾人的护理补贴都发给谁啊"},
+        {"role": "assistant", "content": "按清单第91项，护理补贴发给一级、二级重度残疾人。"},
+    ]
+    turn = retriever.understand("那这笔钱是谁出呢", history)
+    assert turn.followup and turn.previous == "重度残疾人的护理补贴都发给谁啊"
+    assert turn.prior[:1] == ["清单-91"] and turn.cited == ["清单-91"]
+    assert turn.query.startswith("那这笔钱是谁出呢") and "护理补贴" in turn.query
+    # the same answer as plain text still names its subject, cited by nobody
+    plain = [history[0], {"role": "assistant", "content": "为一级、二级重度残疾人提供护理补贴。"}]
+    turn = retriever.understand("那这笔钱是谁出呢", plain)
+    assert turn.prior[:1] == ["清单-91"] and turn.cited == []
+    # a story: the clause that asks, apart from the situation told before it
+    story = "俺家在村里，老伴前年走了，俺一个人拉扯孙子，孙子今年考上高中了，学费能免不"
+    turn = retriever.understand(story)
+    assert not turn.followup and turn.ask == "学费能免不"
+    assert "老伴前年走了" in turn.situation and "学费" not in turn.situation
+    # the composer reads the turn the search resolved, not the history
+    result = retriever.search("那这笔钱是谁出呢", history)
+    assert result.turn.followup and result.turn.prior[:1] == ["清单-91"]
+    comp = bm25_service.composer.compose("那这笔钱是谁出呢", result)
+    assert comp.citations[:1] == ["清单-91"] and "支出责任" in comp.text
+    # and keeps nothing of it: answers run concurrently
+    assert bm25_service.composer._context == [] and not bm25_service.composer._inherited

@@ -18,14 +18,14 @@ from assistant.answer import premise
 )
 def test_a_claim_the_evidence_does_not_hold_is_not_confirmed(bm25_service, question, claim):
     composer = bm25_service.composer
-    card = composer._compose(question, bm25_service.retriever.search(question), [])
+    card = composer._compose(question, bm25_service.retriever.search(question))
     assert card.answered  # the right record is found and would be shown as a yes
     checked = composer.check_premise(question, card)
     assert not checked.answered and checked.reason == "false_premise"
     assert claim in checked.text.split("\n")[0]
     assert checked.citations == card.citations  # what the plan does say, with its source
     assert card.text in checked.text
-    assert composer.compose(question, bm25_service.retriever.search(question), []) == checked
+    assert composer.compose(question, bm25_service.retriever.search(question)) == checked
     assert not bm25_service.answer(question).answered
 
 

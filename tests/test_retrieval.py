@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.retrieval import cited_ids
+from assistant.answer.understand import cited_ids
 
 ORPHAN_HISTORY = [
     {"role": "user", "content": "散居孤儿每个月生活费多少钱？"},

@@ -4,7 +4,7 @@ renderer per kind of record, render.py), then check it (a false premise, a missi
 
 from __future__ import annotations
 
-import threading
+import copy
 from functools import cached_property
 
 from .. import prompts
@@ -40,31 +40,22 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
         self.sure_evidence = sure_evidence
         self.clear_evidence = clear_evidence
         self.max_items = max_items
-        # per-question state: answers run concurrently, so it lives per thread, never shared
-        self._tls = threading.local()
+        # what the conversation carries into this answer (compose sets them on its own copy)
+        self._context: list[str] = []  # the earlier question's words, for a follow-up
+        self._inherited = False  # a follow-up naming no kind of ask asks what the earlier one did
 
-    @property
-    def _context(self) -> list[str]:
-        return getattr(self._tls, "context", [])
-
-    @_context.setter
-    def _context(self, value: list[str]) -> None:
-        self._tls.context = value
-
-    @property
-    def _inherited(self) -> bool:
-        return getattr(self._tls, "inherited", False)
-
-    @_inherited.setter
-    def _inherited(self, value: bool) -> None:
-        self._tls.inherited = value
-
-    def compose(self, question: str, result: SearchResult, history: list[dict]) -> Composition:
+    def compose(self, question: str, result: SearchResult) -> Composition:
         """The answer from the evidence; a claim the question asks to confirm that the quoted
-        records do not hold turns it into a correction (check_premise)."""
-        self._context, self._inherited = self._carry_over(result, history)
-        comp = self._compose(question, result, history)
-        comp = self._with_asked_detail(question, result, history, comp)
+        records do not hold turns it into a correction (check_premise). Answers run
+        concurrently: each composes on its own shallow copy, which holds what its turn
+        carries over from the conversation."""
+        job = copy.copy(self)
+        job._context, job._inherited = job._carry_over(result)
+        return job._checked(question, result)
+
+    def _checked(self, question: str, result: SearchResult) -> Composition:
+        comp = self._compose(question, result)
+        comp = self._with_asked_detail(question, result, comp)
         comp = self.check_premise(question, comp)
         comp = self.check_detail(question, comp)
         comp = self.check_actual(question, comp)
@@ -81,7 +72,7 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
                 have.add(cid)
 
     def _compose(
-        self, question: str, result: SearchResult, history: list[dict], source: Hit | None = None
+        self, question: str, result: SearchResult, source: Hit | None = None
     ) -> Composition:
         intent = result.intent
         hits = result.hits
@@ -157,16 +148,17 @@ class Composer(EvidenceSelection, Renderers, TextSelection):
                 return points
         return self._passage(rec, top, expanded, intent)  # the plan's own words count
 
-    def _carry_over(self, result: SearchResult, history: list[dict]) -> tuple[list[str], bool]:
+    def _carry_over(self, result: SearchResult) -> tuple[list[str], bool]:
         """A follow-up's earlier question: its words (the context), and its kinds of ask when the
         follow-up names none of its own ("那农村的呢" asks what the question before asked)."""
-        if not result.followup:
+        turn = result.turn
+        if turn is None or not turn.followup:
             return [], False
-        previous = next((t["content"] for t in reversed(history) if t["role"] == "user"), "")
+        previous = self.index.tokenizer.tokens(turn.previous)
         if result.intent.kinds - {"list"}:
-            return self.index.tokenizer.tokens(previous), False
-        result.intent.kinds |= detect(previous, self.index.units).kinds
-        return self.index.tokenizer.tokens(previous), True
+            return previous, False
+        result.intent.kinds |= detect(turn.previous, self.index.units).kinds
+        return previous, True
 
     def check_premise(self, question: str, comp: Composition) -> Composition:
         """An answer to "是不是…/…对吗" (or to a claim said as hearsay, the plan's own word or a

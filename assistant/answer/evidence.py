@@ -37,7 +37,7 @@ class EvidenceSelection:
         return hits[0]
 
     def _with_asked_detail(
-        self, question: str, result: SearchResult, history: list[dict], comp: Composition
+        self, question: str, result: SearchResult, comp: Composition
     ) -> Composition:
         """When the first source lacks the kind of figure asked for (a period, an amount, a
         rate) and a source ranked just after it states one and as many of the question's words,
@@ -60,7 +60,7 @@ class EvidenceSelection:
                 or self._best_clause(rec.text, words) < top_overlap
             ):
                 continue
-            other = self._compose(question, result, history, source=h)
+            other = self._compose(question, result, source=h)
             if other.answered and detail.holds(self._cited_text(other), kind):
                 return other
         return comp
