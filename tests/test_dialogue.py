@@ -155,3 +155,21 @@ def test_a_turn_is_understood_once_with_its_subject_its_ask_and_the_situation(bm
     assert comp.citations[:1] == ["清单-91"] and "支出责任" in comp.text
     # and keeps nothing of it: answers run concurrently
     assert bm25_service.composer._context == [] and not bm25_service.composer._inherited
+
+
+def test_a_pronoun_with_nothing_in_its_turn_to_stand_for_points_back(bm25_service):
+    retriever = bm25_service.retriever
+    history = [
+        {"role": "user", "content": "农村留守儿童指的是哪些孩子"},
+        {
+            "role": "assistant",
+            "content": "父母双方外出务工或一方外出务工、另一方无监护能力，不满16周岁的农村户籍未成年人。",
+        },
+    ]
+    question = "平时谁去关照他们，归哪个部门管"
+    assert retriever.understand(question, history).followup
+    assert retriever.search(question, history, k=3).hits[0].id == "清单-55"
+    # 其他 and 尤其 are no pronouns; without a conversation nothing points back
+    for own in ("城里其他孩子也算留守儿童吗", "尤其是农村的老人，平时有啥补贴"):
+        assert not retriever.understand(own, history).followup, own
+    assert not retriever.understand(question).followup

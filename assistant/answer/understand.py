@@ -28,6 +28,9 @@ _FOLLOWUP = re.compile(
     r"|[这那该此]一?[笔档种类块份样次条]|^除了"
     # the domain or subject just talked about ("该领域的任务", "与此相关的指标")
     r"|[这那该此](?:个|一)?领域|与此|与之"
+    # a pronoun for a group or a thing, with nothing in the turn it could stand for ("谁来管他们",
+    # "其覆盖目标"); 她/他 stand for a person the turn itself tells of ("俺媳妇…她能参加不")
+    r"|他们|她们|它|(?<![尤极])其(?![他它中余实次])"
 )
 # a topic said first and marked as such ("孩子上学这块", "住房这一方面")
 _NAMED_TOPIC = re.compile(r"([\u4e00-\u9fff]{2,8}?)[这那](?:一)?(?:块儿?|方面)")
