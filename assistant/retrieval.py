@@ -52,7 +52,6 @@ class SearchResult:
     hits: list[Hit]
     query: str  # what was searched after rewrite and alias expansion
     focus: str  # the user's own words of this turn
-    followup: bool = False
     intent: Intent = field(default_factory=Intent)
     aliases: list[str] = field(default_factory=list)
     degraded: bool = False
@@ -60,6 +59,11 @@ class SearchResult:
     vector: list[float] | None = None  # the query's embedding, when vectors are on
     votes: Votes = field(default_factory=Votes.none)  # what the nearest training questions say
     turn: Turn | None = None  # the turn as understood against its conversation
+
+    @property
+    def followup(self) -> bool:
+        """The turn leans on the conversation (its own state, kept once, on the turn)."""
+        return self.turn is not None and self.turn.followup
 
 
 # a list's ID and the numbers that follow it in an enumeration ("清单61和62", "清单第3项、第4项");
@@ -464,7 +468,6 @@ class PlanRetriever(BaseRetriever):
             hits=hits[:k],
             query=expanded,
             focus=question,
-            followup=followup,
             intent=intent,
             aliases=added,
             degraded=degraded,
