@@ -106,3 +106,26 @@ def test_ask_bad_history_file(cli_service, capsys, tmp_path):
     bad.write_text("{not json", encoding="utf-8")
     assert main(["ask", "低保", "--history", str(bad)]) == 2
     assert "历史" in capsys.readouterr().err
+
+
+def test_a_reader_that_is_gone_gets_no_traceback():
+    """`policyqa show --list | head -1`: the reader goes away; the command stops quietly with
+    the usual exit status 141, no BrokenPipeError traceback on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "show", "--list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode("utf-8")
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 141
