@@ -173,3 +173,43 @@ def test_a_pronoun_with_nothing_in_its_turn_to_stand_for_points_back(bm25_servic
     for own in ("城里其他孩子也算留守儿童吗", "尤其是农村的老人，平时有啥补贴"):
         assert not retriever.understand(own, history).followup, own
     assert not retriever.understand(question).followup
+
+
+def test_a_longer_unmarked_turn_naming_nothing_new_stays_on_the_subject(bm25_service):
+    """No 那/呢/这个, more than a few words: when every plan word of the turn is in the record
+    the conversation is on, it asks about that record; a turn naming something the record lacks
+    is its own question."""
+    history = [
+        {"role": "user", "content": "读普高家里困难有助学金吗"},
+        {"role": "assistant", "content": "有，普通高中国家助学金平均每生每年2000元，分三档发放。"},
+    ]
+    retriever = bm25_service.retriever
+    q = "资助面有多大，多少学生能领"
+    assert bm25_service.search(q, k=1)[0].id != "清单-6"  # alone it finds another grant
+    assert retriever.understand(q, history).followup
+    assert bm25_service.search(q, k=1, history=history)[0].id == "清单-6"
+    other = "高龄津贴归哪个部门管"
+    assert not retriever.understand(other, history).followup
+    assert bm25_service.search(other, k=1, history=history)[0].id == "清单-53"
+
+
+def test_a_topic_said_first_is_its_own_question_though_the_record_holds_its_words(bm25_service):
+    """ "教育这块的任务…" says what it is about: not the item before, whose text says 教育 too."""
+    history = [
+        {"role": "user", "content": "残疾学生上学有啥补助"},
+        {"role": "assistant", "content": "清单-97：残疾学生享受12年免费教育。"},
+    ]
+    q = "教育这块的任务谁牵头"
+    assert not bm25_service.retriever.understand(q, history).followup
+    assert bm25_service.search(q, k=1, history=history)[0].id == "分工-2"
+
+
+def test_a_demonstrative_with_a_number_points_back(bm25_service):
+    turn = bm25_service.retriever.understand(
+        "这两档分别是多少钱",
+        [
+            {"role": "user", "content": "普通高中国家助学金"},
+            {"role": "assistant", "content": "分三档。"},
+        ],
+    )
+    assert turn.followup

@@ -143,3 +143,14 @@ def test_the_list_as_a_whole_names_every_domain(bm25_service):
     box = next(r for r in bm25_service.index.records.values() if getattr(r, "directory", None))
     comp = bm25_service.composer._directory(box, Intent(), None, "清单分成哪10个领域")
     assert "基本公共教育" in comp.text and "残疾人基本公共服务" in comp.text
+
+
+def test_terms_one_item_names_together_are_that_item_not_a_list(bm25_service):
+    """ "普高 学费 减免": 普高 (普通高中) and 学费 are both in the name of 清单第7项, so the terse
+    lookup asks about that one item, not 普通高中国家助学金 and 中职免学费 side by side; terms
+    no single item names together still make a list."""
+    assert bm25_service.index.expand("普高助学金")[0].count("普通高中") == 1
+    ans = _answer(bm25_service, "普高 学费 减免")
+    assert ans.citations == ["清单-7"]
+    two = _answer(bm25_service, "工伤保险 生育保险 谁出钱")
+    assert set(two.citations) == {"清单-22", "清单-25"}

@@ -179,6 +179,8 @@ class EvidenceSelection:
                 taken[i] = cid
         if len(taken) < 2:
             return []
+        if spaced and any(sum(score(part_words[i], r) > 0 for i in taken) > 1 for r in items):
+            return []  # one item's name holds two of the terms: "普高 免学费" is one item, 清单-7
         return [self.index.records[taken[i]] for i in sorted(taken)]
 
     def _task_of_domain(self) -> Task | None:

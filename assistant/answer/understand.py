@@ -23,9 +23,9 @@ _FOLLOWUP = re.compile(
     r"^(那|那么|那个|这个|这项|该项|此项|还有|另外|此外|同样|它|他们|其|如果是|要是)"
     r"|呢[？?。！!]*$"
     r"|(这个|这项|该项|此项|这些|那些|上述|上面|前面|刚才|以上|它的|他们的|其中|这方面|该服务|这一项)"
-    # a demonstrative with a measure word points back ("这笔钱", "那一档", "这种情况"), and
+    # a demonstrative with a measure word points back ("这笔钱", "那一档", "这三档", "这种情况"), and
     # "除了…还" adds to what was said
-    r"|[这那该此]一?[笔档种类块份样次条]|^除了"
+    r"|[这那该此][一二两三四五六七八九十几\d]?[笔档种类块份样次条]|^除了"
     # the domain or subject just talked about ("该领域的任务", "与此相关的指标")
     r"|[这那该此](?:个|一)?领域|与此|与之"
     # a pronoun for a group or a thing, with nothing in the turn it could stand for ("谁来管他们",
@@ -38,6 +38,8 @@ _CITED = re.compile(
     rf"(清单|分工|专栏)-(\d+)|清单第(\d+)项|重点任务分工第(\d+)项|专栏(\d+)"
     rf"|章节-([{CN_NUM}]+(?:（[{CN_NUM}]+）)?|序言)"
 )
+# a topic set first ("上了普高呢，助学金多少"): the turn says itself what it is about
+_OWN_TOPIC = re.compile(r"[\u4e00-\u9fff]{2,}呢[，,\s]")
 _CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
 MAX_TURNS = 8  # the latest messages of a conversation that are read
 
@@ -124,7 +126,7 @@ class Understanding:
         ask = self.ask_of(text)
         situation = "，".join(c for c in _CLAUSES.split(text) if c.strip() and c.strip() not in ask)
         situation = situation if ask != text else ""
-        if not self._leans_back(text, users):
+        if not self._leans_back(text, msgs, users):
             return Turn(text=text, ask=ask, situation=situation)
         return Turn(
             text=text,
@@ -175,7 +177,7 @@ class Understanding:
 
     # -- internals
 
-    def _leans_back(self, text: str, users: list[str]) -> bool:
+    def _leans_back(self, text: str, msgs: list[dict], users: list[str]) -> bool:
         """A turn leans on the conversation when there is one, it names no record of its own,
         and it points back ("那…呢", "这个") or is short and no question of its own."""
         if not users or self.index.lookup_cached(text):
@@ -183,8 +185,46 @@ class Understanding:
         short = len(re.sub(r"[^\w]", "", text)) <= 8
         marked = bool(_FOLLOWUP.search(self._without_named_topics(text)))
         if not (marked or short):
-            return False
+            if _OWN_TOPIC.search(text) or self._without_named_topics(text) != text:
+                return False  # "上了普高呢，…", "教育这块…": it says itself what it is about
+            return self._names_nothing_new(text, msgs, users) and not self.stands_alone(text)
         return marked or not self.stands_alone(text)
+
+    def subject(self, msgs: list[dict], users: list[str]) -> str | None:
+        """The record the conversation is on: what the latest answer cites, else the record the
+        user's last turn named, else the record a plain-text answer repeats, else the best BM25
+        match of the user's last turn."""
+        index = self.index
+        for t in reversed(msgs):
+            if t["role"] == "assistant":
+                cited = [c for c in cited_ids(t["content"]) if c in index.records]
+                if cited:
+                    return cited[0]
+                break
+        named = index.lookup_cached(users[-1])
+        if named:
+            return named[0]
+        prior = self._prior(msgs)
+        if prior:
+            return prior[0]
+        ranked = index.bm25_rank(index.tokenizer.tokens(index.expand(users[-1])[0]), 1)
+        return index.chunks[ranked[0][0]].metadata["citation_id"] if ranked else None
+
+    def _names_nothing_new(self, text: str, msgs: list[dict], users: list[str]) -> bool:
+        """A longer turn with no word pointing back still asks about the subject just talked
+        about when it uses words of the plan and the subject's record holds every one of them that names
+        something:
+        it names nothing new ("能拿到的孩子有多少比例" after 幼儿园助学金, "是给房子住还是给钱"
+        after 公租房). A turn naming something the record lacks ("公租房归哪个部门" after 低保)
+        or nothing of the plan at all ("帮俺写个请假条") is its own question."""
+        subject = self.subject(msgs, users)
+        if subject is None or subject not in self.index.records:
+            return False
+        index = self.index
+        tokens = [t for t in index.tokenizer.tokens(index.expand(text)[0]) if t in index.vocab]
+        words = {t for t in index.content_tokens(tokens) if len(t) >= 2}
+        have, _ = index.record_profile(subject)
+        return any(len(t) >= 2 for t in tokens) and words <= have
 
     def _prior(self, msgs: list[dict]) -> list[str]:
         """Earlier answers' sources, the latest answer's first ("这个" is what was just said):
