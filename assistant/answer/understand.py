@@ -179,7 +179,8 @@ class Understanding:
 
     def _leans_back(self, text: str, msgs: list[dict], users: list[str]) -> bool:
         """A turn leans on the conversation when there is one, it names no record of its own,
-        and it points back ("那…呢", "这个") or is short and no question of its own."""
+        and it points back ("那…呢", "这个"), or is short, or names nothing new (below), and is
+        no question of its own."""
         if not users or self.index.lookup_cached(text):
             return False
         short = len(re.sub(r"[^\w]", "", text)) <= 8
@@ -211,12 +212,13 @@ class Understanding:
         return index.chunks[ranked[0][0]].metadata["citation_id"] if ranked else None
 
     def _names_nothing_new(self, text: str, msgs: list[dict], users: list[str]) -> bool:
-        """A longer turn with no word pointing back still asks about the subject just talked
-        about when it uses words of the plan and the subject's record holds every one of them that names
-        something:
-        it names nothing new ("能拿到的孩子有多少比例" after 幼儿园助学金, "是给房子住还是给钱"
-        after 公租房). A turn naming something the record lacks ("公租房归哪个部门" after 低保)
-        or nothing of the plan at all ("帮俺写个请假条") is its own question."""
+        """A longer turn with no word pointing back still asks about the record the conversation
+        is on when it uses words of the plan and that record holds every one of them that names
+        something ("资助面有多大，多少学生能领" after 普通高中国家助学金). A turn naming something
+        the record lacks ("高龄津贴归哪个部门管" after 公租房) or no word of the plan at all is its
+        own question. Known gap: a request about nothing in the plan whose only plan word is a
+        generic one the record has too ("…给单位的请假条") leans back; the answerability model
+        then decides on it."""
         subject = self.subject(msgs, users)
         if subject is None or subject not in self.index.records:
             return False
