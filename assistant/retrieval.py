@@ -423,10 +423,18 @@ class PlanRetriever(BaseRetriever):
 
         t1 = time.perf_counter()
         ranked_dense, degraded, vector = self._dense(expanded, n)
+        own_votes = None
         if self.neighbours is not None and vector is not None and not followup:
             signals.votes = self.neighbours.votes(
                 vector, self.exclude_file, kind=ask_kind(question)
             )
+        elif self.neighbours is not None and vector is not None:
+            # a follow-up's own words say whether it is about the plan at all ("那帮俺写个起诉状
+            # 吧"), for the answerability model; the ranking keeps no votes for them (they would
+            # vote for the records such words find alone, not the conversation's)
+            own = self._own_vector(question)
+            if own is not None:
+                own_votes = self.neighbours.votes(own, self.exclude_file, kind=ask_kind(question))
         timings["dense_ms"] = (time.perf_counter() - t1) * 1000
 
         fused = self._fuse(ranked_bm25, ranked_dense, *extra)
@@ -473,9 +481,15 @@ class PlanRetriever(BaseRetriever):
             degraded=degraded,
             timings=timings,
             vector=vector,
-            votes=signals.votes,
+            votes=own_votes or signals.votes,
             turn=turn,
         )
+
+    def _own_vector(self, question: str):
+        try:
+            return self.vectorstore.embeddings.embed_query(question)
+        except Exception:
+            return None
 
     def _stands_alone(self, question: str) -> bool:
         """A short turn without a word pointing back that is a question of its own: no Chinese

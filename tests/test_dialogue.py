@@ -213,3 +213,16 @@ def test_a_demonstrative_with_a_number_points_back(bm25_service):
         ],
     )
     assert turn.followup
+
+
+def test_an_off_topic_follow_up_is_judged_on_its_own_words(service):
+    """ "那…" after a turn about a service is a follow-up in form; whether it asks about the plan at
+    all is what its own words' nearest training questions say, not the earlier turn's."""
+    history = [
+        {"role": "user", "content": "残疾人托养服务是给谁的"},
+        {"role": "assistant", "content": "就业年龄段的智力、精神和重度肢体残疾人。"},
+    ]
+    off = service.answer("那明天会降温吗", history)
+    assert not off.answered and not off.citations
+    on = service.answer("那经费由谁来承担", history)
+    assert on.answered and on.citations[:1] == ["清单-95"]
