@@ -481,11 +481,15 @@ class PlanRetriever(BaseRetriever):
             degraded=degraded,
             timings=timings,
             vector=vector,
-            votes=own_votes or signals.votes,
+            votes=signals.votes if own_votes is None else own_votes,
             turn=turn,
         )
 
     def _own_vector(self, question: str):
+        """The turn's own words embedded (cached by the embedder: a turn asked whether it stands
+        alone and then voted on is embedded once); None when the vector model fails."""
+        if self.vectorstore is None:
+            return None
         try:
             return self.vectorstore.embeddings.embed_query(question)
         except Exception:
@@ -500,11 +504,10 @@ class PlanRetriever(BaseRetriever):
             return True
         if self.neighbours is None or self.vectorstore is None:
             return False
-        try:
-            vector = self.vectorstore.embeddings.embed_query(question)
-        except Exception:
-            return False
-        return self.neighbours.votes(vector, self.exclude_file).unrelated >= 0.5
+        vector = self._own_vector(question)
+        return (
+            vector is not None and self.neighbours.votes(vector, self.exclude_file).unrelated >= 0.5
+        )
 
     def _prefer_kind(self, hits: list[Hit], kind: str, answered: set[str]) -> list[Hit]:
         """After an item, "新生儿呢？" asks for the matching item, not a passage, and not the
