@@ -306,6 +306,10 @@ def test_a_number_past_the_end_of_a_list_named_in_other_words_is_no_such_id():
     assert missing_ref("重点任务分工表里第40项讲的什么") is not None
     assert missing_ref("分工方案第12项谁牵头") is None and names_id("分工方案第12项谁牵头")
     assert missing_ref("清单里头第120项") is not None
+    # the citation form the API shows: the plan's parts are 一 to 四
+    assert missing_ref("请介绍 章节-六 的主要内容") is not None
+    assert missing_ref("章节-三（六）讲了哪些保障") is None
+    assert missing_ref("章节-四 的保障措施") is None
 
 
 def test_a_cue_word_is_the_plans_own_only_with_the_words_after_it():

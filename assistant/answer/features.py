@@ -43,6 +43,8 @@ _ID_REF = re.compile(
     # "分工方案第32项", "清单里第105项": a few words may stand between the list and its number
     r"(清单|分工|专栏)(?:[^，。？?！!\d清单分工专栏]{0,4}?第|\s*[-－—]?\s*第?)\s*(\d{1,4})"
     r"|第(\d{1,4})项|第([5-9]|五|六|七|八|九|十)部分"
+    # the citation form of a part the plan does not have: 章节-五 (its parts are 一 to 四)
+    r"|章节\s*[-－—]?\s*([五六七八九十]|[5-9])"
 )
 _LONG_NUMBER = re.compile(r"\d[\d\s-]{6,}[\dXx]")
 _ID_LIMIT = {"清单": 100, "分工": 28, "专栏": 12}
@@ -92,7 +94,7 @@ def missing_ref(question: str) -> str | None:
     """The reference to an ID the plan does not have (清单-105, 专栏13, 第五部分), if any."""
     text = numbers.arabic_ids(question)
     for m in _ID_REF.finditer(text):
-        if m.group(4):
+        if m.group(4) or m.group(5):
             return m.group(0)
         kind, num = m.group(1), int(m.group(2) or m.group(3))
         if num > _ID_LIMIT.get(kind or "清单", 100) or num == 0:
