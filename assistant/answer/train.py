@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -348,10 +349,30 @@ def train(
 ) -> dict:
     """Fit the re-ranker, put it in place, then fit the answerability models on what the
     re-ranked retrieval returns (as the service will see it)."""
+
+    t0 = time.perf_counter()
+    embeddings = service.embeddings if service.retriever.vectorstore is not None else None
+    with embeddings.remembering() if embeddings is not None else nullcontext():
+        if embeddings is not None:  # the same questions are searched in three passes below
+            embeddings.prime(_query_texts(service, files))
+        return _train(service, files, out, max_false_refusals, rerank_out, attribute_out, t0)
+
+
+def _query_texts(service, files: list[Path]):
+    """What the vector search embeds for each training question: its turn's query with the
+    aliases added, and a follow-up's own words (read for its answerability)."""
+    retriever = service.retriever
+    for _, _, text, hist in _questions(service, files):
+        turn = retriever.understand(text, hist)
+        yield retriever.index.expand(turn.query)[0]
+        if turn.followup:
+            yield turn.text
+
+
+def _train(service, files, out, max_false_refusals, rerank_out, attribute_out, t0) -> dict:
     from ..rerank import PARAMS as RERANK_PARAMS
     from ..rerank import Reranker
 
-    t0 = time.perf_counter()
     rerank_out = rerank_out or RERANK_PARAMS
     rerank_report = train_reranker(service, files, rerank_out)
     from .attribute import PARAMS as ATTRIBUTE_PARAMS
@@ -429,26 +450,34 @@ def _extra(path: Path, qid: str, key: str):
     return _EXTRA_CACHE[path].get(qid, {}).get(key)
 
 
-def train_attributes(service, files: list[Path], out: Path, c: float = 10.0) -> dict:
+def _fit_attributes(texts: list[str], y: np.ndarray, idx: np.ndarray, c: float):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     from .attribute import NGRAMS
 
+    v = TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, min_df=2, binary=True)
+    x = v.fit_transform([texts[i] for i in idx])
+    return v, LogisticRegression(C=c, max_iter=5000).fit(x, y[idx])
+
+
+def _attribute_fold(texts, y, train, test, c) -> list[bool]:
+    v, m = _fit_attributes(texts, y, train, c)
+    return list(m.predict(v.transform([texts[i] for i in test])) == y[test])
+
+
+def train_attributes(service, files: list[Path], out: Path, c: float = 10.0) -> dict:
+    from joblib import Parallel, delayed
+
     texts, labels, groups = attribute_rows(service, files)
     y, g = np.asarray(labels), np.asarray(groups)
-
-    def fit(idx):
-        v = TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, min_df=2, binary=True)
-        x = v.fit_transform([texts[i] for i in idx])
-        return v, LogisticRegression(C=c, max_iter=5000).fit(x, y[idx])
-
-    correct = []
-    for k in np.unique(g):
-        test = np.where(g == k)[0]
-        v, m = fit(np.where(g != k)[0])
-        correct += list(m.predict(v.transform([texts[i] for i in test])) == y[test])
-    v, m = fit(np.arange(len(y)))
+    jobs = min(2, os.cpu_count() or 1)  # each writer's fold is fitted alone: the same either way
+    folds = Parallel(n_jobs=jobs)(
+        delayed(_attribute_fold)(texts, y, np.where(g != k)[0], np.where(g == k)[0], c)
+        for k in np.unique(g)
+    )
+    correct = [ok for fold in folds for ok in fold]
+    v, m = _fit_attributes(texts, y, np.arange(len(y)), c)
     coef = m.coef_ if len(m.classes_) > 2 else np.vstack([-m.coef_[0], m.coef_[0]])
     vocab = {}
     for gram, j in v.vocabulary_.items():
