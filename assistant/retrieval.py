@@ -222,8 +222,9 @@ class PlanIndex:
 
     # -- lookup
 
-    def lookup(self, query: str) -> list[str]:
-        """Citation IDs the query names outright: an ID, an item number, an exact item name."""
+    def lookup(self, query: str, names: bool = True) -> list[str]:
+        """Citation IDs the query names outright: an ID, an item number, an exact item name
+        (with ``names=False``: only IDs, numbers and a query that is nothing but a name)."""
         q = arabic_ids(fold(query).replace(" ", ""))  # 清单第五十六项 → 清单第56项
         found: list[str] = []
 
@@ -246,6 +247,8 @@ class PlanIndex:
             cid = self.item_by_name.get(fold(term))
             if cid:
                 add(cid)
+        if not names:
+            return found
         taken: list[tuple[int, int]] = []
         for name, cid in self.item_names:
             if len(name) < 4:
@@ -282,13 +285,13 @@ class PlanIndex:
                     found.append(cid)
         return found
 
-    def lookup_cached(self, text: str) -> list[str]:
+    def lookup_cached(self, text: str, names: bool = True) -> list[str]:
         """lookup() memoized: a search asks it for the question twice (rewrite, then ranking)."""
-        return list(self._lookup_memo(text))
+        return list(self._lookup_memo(text, names))
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one index per process
-    def _lookup_memo(self, text: str) -> tuple[str, ...]:
-        return tuple(self.lookup(text))
+    def _lookup_memo(self, text: str, names: bool = True) -> tuple[str, ...]:
+        return tuple(self.lookup(text, names))
 
     def quoted(self, text: str) -> list[str]:
         """The record an earlier answer given as plain text repeats: the best BM25 match of its
@@ -444,7 +447,11 @@ class PlanRetriever(BaseRetriever):
             self.capture.append((question, list(hits), intent, signals))
         if self.reranker is not None:
             hits = self.reranker.rerank(self.index, question, hits, intent, signals)
-        lookups = self._lookup(question)
+        # an ID, a number or a bare name leads. A name or a part's title inside a longer question
+        # is one signal among the re-ranker's, which learned when the section beside the item
+        # holds what is asked (失业保险金标准与什么挂钩: 章节-三（三）, not 清单-24's card);
+        # without the vector signals it learned with, names lead as before
+        lookups = self._lookup(question, names=self.reranker is None or vector is None)
         keep: list[str] = []
         if followup:
             # "那特困人员呢？" names a new subject: what earlier turns named or cited leads only
@@ -547,8 +554,8 @@ class PlanRetriever(BaseRetriever):
             for d in self.index.chunks_of(cid)
         )
 
-    def _lookup(self, text: str) -> list[str]:
-        return self.index.lookup_cached(text)
+    def _lookup(self, text: str, names: bool = True) -> list[str]:
+        return self.index.lookup_cached(text, names)
 
     def _dense(self, text: str, n: int) -> tuple[list[tuple[int, float]], bool, list | None]:
         if self.vectorstore is None:
