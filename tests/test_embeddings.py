@@ -72,6 +72,26 @@ def test_onnx_query_encoder_gives_the_same_vectors(service):
 
 
 @pytest.mark.slow
+def test_primed_queries_are_the_vectors_each_gives_alone(service):
+    """Training embeds its questions ahead in padded batches: the same vectors as one at a time,
+    held only while training remembers, each text embedded once."""
+    emb = service.embeddings
+    texts = [
+        "俺闺女刚生完娃，社区大夫会上门看看不",
+        "公租房 牵头单位",
+        "老两口七十多了，体检掏钱不？",
+    ]
+    alone = [np.asarray(emb.embed_query(t)) for t in texts]
+    assert emb.prime(texts) == 0  # outside training: nothing is kept
+    with emb.remembering():
+        assert emb.prime([*texts, texts[0]]) == 3
+        assert emb.prime(texts) == 0  # already held
+        for t, a in zip(texts, alone, strict=True):
+            assert float(np.dot(emb.embed_query(t), a)) >= 0.9999
+    assert emb._memo is None
+
+
+@pytest.mark.slow
 def test_damaged_onnx_file_falls_back_to_the_same_vectors(service, tmp_path):
     """A truncated export must not break questions: torch answers them, with equal vectors."""
     from assistant.embeddings import SentenceTransformerEmbeddings
