@@ -286,7 +286,7 @@ class PlanIndex:
         return found
 
     def lookup_cached(self, text: str, names: bool = True) -> list[str]:
-        """lookup() memoized: a search asks it for the question twice (rewrite, then ranking)."""
+        """lookup() memoized: understanding a turn and ranking it ask for the same text."""
         return list(self._lookup_memo(text, names))
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one index per process

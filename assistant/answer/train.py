@@ -349,13 +349,14 @@ def train(
 ) -> dict:
     """Fit the re-ranker, put it in place, then fit the answerability models on what the
     re-ranked retrieval returns (as the service will see it)."""
-
     t0 = time.perf_counter()
     embeddings = service.embeddings if service.retriever.vectorstore is not None else None
     with embeddings.remembering() if embeddings is not None else nullcontext():
         if embeddings is not None:  # the same questions are searched in three passes below
             embeddings.prime(_query_texts(service, files))
-        return _train(service, files, out, max_false_refusals, rerank_out, attribute_out, t0)
+        report = _train(service, files, out, max_false_refusals, rerank_out, attribute_out)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    return report
 
 
 def _query_texts(service, files: list[Path]):
@@ -369,7 +370,7 @@ def _query_texts(service, files: list[Path]):
             yield turn.text
 
 
-def _train(service, files, out, max_false_refusals, rerank_out, attribute_out, t0) -> dict:
+def _train(service, files, out, max_false_refusals, rerank_out, attribute_out) -> dict:
     from ..rerank import PARAMS as RERANK_PARAMS
     from ..rerank import Reranker
 
@@ -419,7 +420,6 @@ def _train(service, files, out, max_false_refusals, rerank_out, attribute_out, t
     out.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     report["rerank"] = rerank_report
     report["attribute"] = attribute_report
-    report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
 
 
